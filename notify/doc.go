@@ -1,0 +1,3 @@
+// Package notify delivers e-mail to clients and staff: immediate messages,
+// the daily digest, and deadline warnings.
+package notify

@@ -1,0 +1,132 @@
+package espaceclient
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"passerelle/config"
+)
+
+// Identity is the authenticated client behind a Kratos session. Role, lots
+// and mandates come from the identity's metadata_public (only the Kratos admin
+// API writes it); traits (e-mail, name) are the user's own and are never used
+// for authorization.
+type Identity struct {
+	ID       string      `json:"id"`
+	Email    string      `json:"email"`
+	Name     string      `json:"name"`
+	Role     config.Role `json:"role"`
+	Lots     []string    `json:"lots"`
+	Mandates []string    `json:"mandates"`
+}
+
+// HoldsLot tells whether the identity holds a lot.
+func (id Identity) HoldsLot(lot string) bool { return contains(id.Lots, lot) }
+
+// HoldsMandate tells whether the identity holds a mandate.
+func (id Identity) HoldsMandate(m string) bool { return contains(id.Mandates, m) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Request is a client request (a dossier) as stored.
+type Request struct {
+	ID             string              `json:"id"`
+	Reference      string              `json:"reference"`
+	IdentityID     string              `json:"-"`
+	AuthorRole     config.Role         `json:"author_role"`
+	AuthorName     string              `json:"author_name"`
+	AuthorEmail    string              `json:"-"`
+	Category       string              `json:"category"`
+	CategoryLabel  string              `json:"category_label,omitempty"`
+	Subject        string              `json:"subject"`
+	Location       string              `json:"location,omitempty"`
+	Urgency        string              `json:"urgency,omitempty"`
+	Payer          string              `json:"payer,omitempty"`
+	Lot            string              `json:"lot,omitempty"`
+	Mandate        string              `json:"mandate,omitempty"`
+	Status         config.ClientStatus `json:"status"`
+	RedmineStatus  string              `json:"-"`
+	RedmineIssueID *int                `json:"redmine_issue_id"`
+	// MirrorError is why mirroring failed for good; staff-facing only.
+	MirrorError string `json:"-"`
+	// NeedsAttention says why the request reached Redmine without its expected
+	// parent (no mandate ticket found); staff-facing only.
+	NeedsAttention  string     `json:"-"`
+	LinkedRequestID *string    `json:"linked_request_id,omitempty"`
+	DueAt           *time.Time `json:"due_at"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	ClosedAt        *time.Time `json:"closed_at"`
+	Messages        []Message  `json:"messages,omitempty"`
+}
+
+// Author kinds of a message.
+const (
+	AuthorClient = "client"
+	AuthorStaff  = "staff"
+	AuthorSystem = "system"
+)
+
+// Message kinds.
+const (
+	KindMessage  = "message"
+	KindStatus   = "status"
+	KindAck      = "ack"
+	KindClosed   = "closed"
+	KindReopened = "reopened"
+)
+
+// Message is one entry of a request's thread.
+type Message struct {
+	ID               string              `json:"id"`
+	RequestID        string              `json:"-"`
+	AuthorKind       string              `json:"author_kind"`
+	Kind             string              `json:"kind"`
+	AuthorName       string              `json:"author_name"`
+	IdentityID       string              `json:"-"`
+	Body             string              `json:"body"`
+	ClientStatus     config.ClientStatus `json:"client_status,omitempty"`
+	Source           string              `json:"-"`
+	RedmineJournalID *int                `json:"-"`
+	MirroredAt       *time.Time          `json:"-"`
+	CreatedAt        time.Time           `json:"created_at"`
+	Attachments      []Attachment        `json:"attachments"`
+}
+
+// Attachment is a file on a message. Data is loaded only when asked for.
+type Attachment struct {
+	ID                  string `json:"id"`
+	MessageID           string `json:"-"`
+	RequestID           string `json:"-"`
+	Filename            string `json:"filename"`
+	ContentType         string `json:"content_type"`
+	Size                int64  `json:"size"`
+	SHA256              []byte `json:"-"`
+	Data                []byte `json:"-"`
+	RedmineAttachmentID *int   `json:"-"`
+	URL                 string `json:"url"`
+}
+
+// Outbox is what the customer space calls, inside the transaction that
+// stores a client's action, so the bridge can enqueue its mirroring job in that
+// same transaction (a message the client saw accepted is never lost). The
+// bridge implements it with River's InsertTx.
+type Outbox interface {
+	// RequestCreated is called when a request and its first message are stored.
+	RequestCreated(ctx context.Context, tx pgx.Tx, req Request, first Message) error
+	// MessageAdded is called when a client follow-up is stored. reopen is true
+	// when the request was closed and the message reopens it.
+	MessageAdded(ctx context.Context, tx pgx.Tx, req Request, msg Message, reopen bool) error
+	// RequestClosed is called when the client closes a request; msg is the
+	// "closed" thread event.
+	RequestClosed(ctx context.Context, tx pgx.Tx, req Request, msg Message) error
+}

@@ -1,11 +1,363 @@
 package config
 
-// Deadlines holds the response-deadline policies (stub: see issue 5).
-type Deadlines struct{}
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
-// CategoryDeadlines overrides deadlines for one category (stub: see issue 5).
-type CategoryDeadlines struct{}
+// Clock says how the time of a deadline is counted.
+type Clock string
 
-func (d *Deadlines) applyDefaults()                           {}
-func (d Deadlines) validate(v *validator, path string)         {}
-func (d CategoryDeadlines) validate(v *validator, path string) {}
+// The two clocks. An empty clock is ClockBusiness.
+const (
+	// ClockBusiness counts only the calendar's opening hours: "2d" is two
+	// working days (the same time two working days later), "4h" four working
+	// hours.
+	ClockBusiness Clock = "business"
+	// ClockCalendar counts all the time: "7d" is seven calendar days (the same
+	// wall time a week later, across summer/winter time), "48h" 48 hours.
+	ClockCalendar Clock = "calendar"
+)
+
+// NoDeadline, written as a target's within, removes a target that a less
+// specific policy sets.
+const NoDeadline = "none"
+
+// DefaultWarnAt is the share of the allowed time at which staff are warned.
+const DefaultWarnAt = "75%"
+
+// The urgency values of a request (API field "urgency"): the seeds' classes of
+// significant action within 1, 3 or 10 days.
+var deadlineUrgencies = []string{"urgent", "high", "normal"}
+
+// Deadlines holds the response-deadline policies. A deadline has one of three
+// targets: the first answer (a public staff note; a client follow-up after an
+// answer starts a new one), a significant action, and the resolution.
+type Deadlines struct {
+	// WarnAt is the share of the allowed time at which staff are warned, such
+	// as "75%" (the default). At 100% the deadline is escalated.
+	WarnAt string `yaml:"warn_at"`
+	// Policies say which targets apply to which requests. For each target, the
+	// most specific matching policy that sets it wins: a category counts more
+	// than an urgency, which counts more than a role. Absent (nil), the
+	// seeds' defaults apply (DefaultDeadlinePolicies); present, it is the
+	// whole list.
+	Policies []DeadlinePolicy `yaml:"policies"`
+}
+
+// DeadlinePolicy sets deadline targets for the requests it matches. An empty
+// Category, Role or Urgency matches any value.
+type DeadlinePolicy struct {
+	// Category is a category id (categories[].id).
+	Category string `yaml:"category"`
+	// Role is tenant or owner: who filed the request.
+	Role Role `yaml:"role"`
+	// Urgency is urgent, high or normal, as chosen on the request.
+	Urgency string `yaml:"urgency"`
+	// FirstAnswer is the time to the first public staff note, and to the
+	// answer to each client follow-up.
+	FirstAnswer *DeadlineTarget `yaml:"first_answer"`
+	// Action is the time to the first significant action, recorded in Redmine
+	// as a public staff note (answer, visit, work order...).
+	Action *DeadlineTarget `yaml:"action"`
+	// Resolution is the time to closing.
+	Resolution *DeadlineTarget `yaml:"resolution"`
+
+	// Source says where the policy comes from ("deadlines.policies[2]",
+	// "categories[4].deadlines[0]" or a default), for explanations.
+	Source string `yaml:"-"`
+}
+
+// Specificity orders policies: the most specific matching one wins.
+func (p DeadlinePolicy) Specificity() int {
+	s := 0
+	if p.Category != "" {
+		s += 4
+	}
+	if p.Urgency != "" {
+		s += 2
+	}
+	if p.Role != "" {
+		s++
+	}
+	return s
+}
+
+// Matches tells whether the policy applies to a request.
+func (p DeadlinePolicy) Matches(category string, role Role, urgency string) bool {
+	return (p.Category == "" || p.Category == category) &&
+		(p.Role == "" || p.Role == role) &&
+		(p.Urgency == "" || p.Urgency == urgency)
+}
+
+// Target returns the target of that name (first_answer, action, resolution),
+// nil when the policy does not set it.
+func (p DeadlinePolicy) Target(name string) *DeadlineTarget {
+	switch name {
+	case "first_answer":
+		return p.FirstAnswer
+	case "action":
+		return p.Action
+	case "resolution":
+		return p.Resolution
+	}
+	return nil
+}
+
+// DeadlineTargetNames are the target keys of a policy, in order.
+var DeadlineTargetNames = []string{"first_answer", "action", "resolution"}
+
+// DeadlineTarget is one deadline: how long, counted on which clock.
+type DeadlineTarget struct {
+	// Within is a duration such as 2d, 4h, 1d4h or 90m, or none.
+	Within string `yaml:"within"`
+	// Clock is business (default) or calendar.
+	Clock Clock `yaml:"clock"`
+}
+
+// None tells whether the target removes the deadline.
+func (t DeadlineTarget) None() bool { return strings.TrimSpace(t.Within) == NoDeadline }
+
+// EffectiveClock returns the clock, business when unset.
+func (t DeadlineTarget) EffectiveClock() Clock {
+	if t.Clock == "" {
+		return ClockBusiness
+	}
+	return t.Clock
+}
+
+// CategoryDeadlines are policies written inside a category (its deadlines
+// key): the same as deadlines.policies entries, with the category implied.
+type CategoryDeadlines []DeadlinePolicy
+
+// Span is a parsed Within: whole days and a remainder of hours and minutes.
+type Span struct {
+	Days int
+	Time time.Duration
+}
+
+// maxSpanDays bounds a deadline: more than a year is surely a typo.
+const maxSpanDays = 366
+
+var spanRe = regexp.MustCompile(`^(?:(\d{1,4})d)?(?:(\d{1,5})h)?(?:(\d{1,6})m)?$`)
+
+// ParseSpan parses a duration written with days, hours and minutes, in this
+// order: "2d", "16h", "1d4h", "90m", "1h30m".
+func ParseSpan(s string) (Span, error) {
+	m := spanRe.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil || strings.TrimSpace(s) == "" {
+		return Span{}, fmt.Errorf("%q is not a duration: expected days, hours or minutes such as 2d, 4h, 1d4h or 90m (or none)", s)
+	}
+	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
+	sp := Span{Days: n(1), Time: time.Duration(n(2))*time.Hour + time.Duration(n(3))*time.Minute}
+	if sp.Days == 0 && sp.Time == 0 {
+		return Span{}, fmt.Errorf("%q is zero: expected a positive duration, or none", s)
+	}
+	if sp.Days+int(sp.Time/(24*time.Hour)) > maxSpanDays {
+		return Span{}, fmt.Errorf("%q is more than a year: expected at most %dd", s, maxSpanDays)
+	}
+	return sp, nil
+}
+
+// ParseShare parses a percentage such as "75%" into 0.75; it must be strictly
+// between 0% and 100%.
+func ParseShare(s string) (float64, error) {
+	t := strings.TrimSpace(s)
+	num, ok := strings.CutSuffix(t, "%")
+	f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("%q is not a share: expected a percentage such as 75%%", s)
+	}
+	if f <= 0 || f >= 100 {
+		return 0, fmt.Errorf("%q: expected more than 0%% and less than 100%% (at 100%% the deadline is escalated)", s)
+	}
+	return f / 100, nil
+}
+
+// DefaultDeadlinePolicies are the seeds' commitments, used when the
+// configuration has no deadlines.policies:
+//   - owners are answered within 24 h: 1 working day;
+//   - tenants are answered within 48 h: 2 working days;
+//   - a significant action follows within 1, 3 or 10 working days by urgency
+//     (urgent, high, normal);
+//   - neighbour trouble (category voisinage): a call back within 7 calendar
+//     days.
+//
+// Answers count working days because the agency is closed nights and weekends:
+// "24 h" from a Friday evening means Monday evening, which the seeds' "48 h at
+// most" allows. The urgency classes count working days too, the agency having
+// no on-call service. "Within 7 days" is a calendar week, which always holds
+// five working days.
+func DefaultDeadlinePolicies() []DeadlinePolicy {
+	biz := func(within string) *DeadlineTarget { return &DeadlineTarget{Within: within, Clock: ClockBusiness} }
+	return []DeadlinePolicy{
+		{Role: RoleOwner, FirstAnswer: biz("1d"), Source: "défaut : propriétaires, réponse sous 24 h"},
+		{Role: RoleTenant, FirstAnswer: biz("2d"), Source: "défaut : locataires, réponse sous 48 h"},
+		{Urgency: "urgent", Action: biz("1d"), Source: "défaut : urgence, action sous 1 jour"},
+		{Urgency: "high", Action: biz("3d"), Source: "défaut : importante, action sous 3 jours"},
+		{Urgency: "normal", Action: biz("10d"), Source: "défaut : normale, action sous 10 jours"},
+		{Category: "voisinage", Action: &DeadlineTarget{Within: "7d", Clock: ClockCalendar}, Source: "défaut : trouble de voisinage, rappel sous 7 jours"},
+	}
+}
+
+// DeadlinePolicies returns every policy in force: deadlines.policies (or the
+// defaults when it is absent) followed by the categories' own deadlines with
+// their category filled in, each with its Source.
+func (c *Config) DeadlinePolicies() []DeadlinePolicy {
+	var out []DeadlinePolicy
+	if c.Deadlines.Policies == nil {
+		out = DefaultDeadlinePolicies()
+	} else {
+		for i, p := range c.Deadlines.Policies {
+			p.Source = fmt.Sprintf("deadlines.policies[%d]", i)
+			out = append(out, p)
+		}
+	}
+	for i, cat := range c.Categories {
+		if cat.Deadlines == nil {
+			continue
+		}
+		for j, p := range *cat.Deadlines {
+			p.Category = cat.ID
+			p.Source = fmt.Sprintf("categories[%d].deadlines[%d]", i, j)
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (d *Deadlines) applyDefaults() {
+	if d.WarnAt == "" {
+		d.WarnAt = DefaultWarnAt
+	}
+}
+
+func (d Deadlines) validate(v *validator, path string) {
+	if _, err := ParseShare(d.WarnAt); err != nil {
+		v.errf(path+".warn_at", "%v", err)
+	}
+	validatePolicies(v, path+".policies", d.Policies, true)
+}
+
+func (d CategoryDeadlines) validate(v *validator, path string) {
+	validatePolicies(v, path, d, false)
+}
+
+func policyKey(p DeadlinePolicy) string {
+	return p.Category + "\x00" + string(p.Role) + "\x00" + p.Urgency
+}
+
+func validatePolicies(v *validator, path string, ps []DeadlinePolicy, withCategory bool) {
+	seen := map[string]int{}
+	for i, p := range ps {
+		pp := fmt.Sprintf("%s[%d]", path, i)
+		switch {
+		case p.Category == "":
+		case !withCategory:
+			v.errf(pp+".category", "not allowed in a category's deadlines: the category is implied; remove it, or move the policy to deadlines.policies")
+		case !categoryIDRe.MatchString(p.Category):
+			v.errf(pp+".category", "%q is not a category id: expected the id of one of the categories, such as travaux", p.Category)
+		}
+		if p.Role != "" && p.Role != RoleTenant && p.Role != RoleOwner {
+			v.errf(pp+".role", "%q is not a role: expected tenant or owner (or nothing for both)", p.Role)
+		}
+		if p.Urgency != "" && !slices.Contains(deadlineUrgencies, p.Urgency) {
+			v.errf(pp+".urgency", "%q is not an urgency: expected urgent, high or normal (or nothing for any)", p.Urgency)
+		}
+		if p.FirstAnswer == nil && p.Action == nil && p.Resolution == nil {
+			v.errf(pp, "the policy sets no deadline: expected first_answer, action or resolution, such as first_answer: {within: 2d, clock: business}")
+		}
+		for _, name := range DeadlineTargetNames {
+			if t := p.Target(name); t != nil {
+				validateTarget(v, pp+"."+name, *t)
+			}
+		}
+		if j, dup := seen[policyKey(p)]; dup {
+			v.errf(pp, "same category, role and urgency as %s[%d]: merge the two policies", path, j)
+		} else {
+			seen[policyKey(p)] = i
+		}
+	}
+}
+
+func validateTarget(v *validator, path string, t DeadlineTarget) {
+	clockOK := true
+	switch t.Clock {
+	case "", ClockBusiness, ClockCalendar:
+	default:
+		clockOK = false
+		v.errf(path+".clock", "%q is not a clock: expected business (working hours only) or calendar (all the time)", t.Clock)
+	}
+	if strings.TrimSpace(t.Within) == "" {
+		v.errf(path+".within", "required: expected a duration such as 2d, 4h or 1d4h, or none")
+		return
+	}
+	if t.None() {
+		return
+	}
+	sp, err := ParseSpan(t.Within)
+	if err != nil {
+		v.errf(path+".within", "%v", err)
+		return
+	}
+	if clockOK && t.EffectiveClock() == ClockBusiness && sp.Time >= 24*time.Hour {
+		hint := "write days and hours such as 1d4h"
+		if sp.Time%(24*time.Hour) == 0 {
+			n := sp.Days + int(sp.Time/(24*time.Hour))
+			hint = fmt.Sprintf("write %dd for %d working days", n, n)
+		}
+		v.errf(path+".within", "%q counts working hours in business clock, which makes several working days: %s, or set clock: calendar for elapsed hours", t.Within, hint)
+	}
+}
+
+// validateDeadlineRefs checks what the policies say about categories against
+// the categories themselves: the ids exist, the role and urgency can occur in
+// the category, and no policy is written both in deadlines.policies and in a
+// category. It needs the whole Config, hence is apart from Deadlines.validate.
+func (c *Config) validateDeadlineRefs(v *validator) {
+	index := map[string]int{}
+	ids := make([]string, 0, len(c.Categories))
+	for i, cat := range c.Categories {
+		index[cat.ID] = i
+		ids = append(ids, cat.ID)
+	}
+	check := func(path string, p DeadlinePolicy) {
+		i, ok := index[p.Category]
+		if !ok {
+			v.errf(path+".category", "%q is not the id of a category: expected one of %s", p.Category, strings.Join(ids, ", "))
+			return
+		}
+		cat := c.Categories[i]
+		if p.Role != "" && !cat.Allows(p.Role) {
+			v.errf(path+".role", "categories[%d] (%s) is not open to the role %s: this policy can never apply", i, cat.ID, p.Role)
+		}
+		if p.Urgency != "" && !cat.Needs("urgency") {
+			v.errf(path+".urgency", "categories[%d] (%s) does not ask for an urgency: this policy can never apply; add urgency to its requires", i, cat.ID)
+		}
+	}
+	top := map[string]string{}
+	for i, p := range c.Deadlines.Policies {
+		if p.Category != "" {
+			path := fmt.Sprintf("deadlines.policies[%d]", i)
+			check(path, p)
+			top[policyKey(p)] = path
+		}
+	}
+	for i, cat := range c.Categories {
+		if cat.Deadlines == nil {
+			continue
+		}
+		for j, p := range *cat.Deadlines {
+			path := fmt.Sprintf("categories[%d].deadlines[%d]", i, j)
+			p.Category = cat.ID
+			check(path, p)
+			if other, dup := top[policyKey(p)]; dup {
+				v.errf(path, "same category, role and urgency as %s: keep only one of them", other)
+			}
+		}
+	}
+}

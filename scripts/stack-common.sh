@@ -25,14 +25,20 @@ log() {
 
 warn() { printf '[ warn  ] %s\n' "$*" >&2; }
 
+# show_log FILE: the end of a component's log on stderr (longer under CI=true).
+show_log() {
+  [[ -n ${1-} && -s ${1-} ]] || return 0
+  local lines=40
+  [[ ${CI:-} == true ]] && lines=200
+  printf -- '--- last %s lines of %s ---\n' "$lines" "$1" >&2
+  tail -n "$lines" "$1" >&2
+  printf -- '---\n' >&2
+}
+
 # die MESSAGE [LOGFILE]: print a clear error (and the end of LOGFILE), exit non-zero.
 die() {
   printf '\nstack: ERROR: %s\n' "$1" >&2
-  if [[ -n ${2-} && -s ${2-} ]]; then
-    printf -- '--- last lines of %s ---\n' "$2" >&2
-    tail -n 40 "$2" >&2
-    printf -- '---\n' >&2
-  fi
+  show_log "${2-}"
   exit 1
 }
 

@@ -1,0 +1,203 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/sirupsen/logrus"
+
+	"passerelle/config"
+	"passerelle/redmine"
+)
+
+// Config wires a Bridge. Holder, Pool, Store and Redmine are required.
+type Config struct {
+	Holder  *config.Holder
+	Pool    *pgxpool.Pool
+	Store   Store
+	Redmine *redmine.Client
+	Log     *logrus.Logger
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+	// Workers is the number of concurrent jobs (default 4).
+	Workers int
+	// RetryPolicy spaces the retries of failed jobs (default: exponential
+	// from 2s, capped at MaxRetryDelay, with jitter).
+	RetryPolicy river.ClientRetryPolicy
+	// MaxRetryDelay caps the default retry policy (default 5m).
+	MaxRetryDelay time.Duration
+	// NoPeriodic disables the periodic poller (tests that drive it by hand).
+	NoPeriodic bool
+	// FetchPollInterval is how often idle workers look for jobs besides
+	// Postgres notifications (default 1s).
+	FetchPollInterval time.Duration
+}
+
+// Bridge is the sync engine: it owns the River client that runs the
+// mirroring jobs and the poller, and implements espaceclient.Outbox.
+type Bridge struct {
+	cfg   Config
+	log   *logrus.Logger
+	rm    *redmine.Client
+	sync  syncStore
+	river *river.Client[pgx.Tx]
+
+	dirMu     sync.Mutex
+	dir       *redmine.Directory
+	dirLoaded time.Time
+
+	hooks testHooks
+}
+
+// testHooks let integration tests inject failures at precise points.
+type testHooks struct {
+	afterIssueCreated func(req any) error
+	afterNoteWritten  func(msg any) error
+}
+
+// New builds a Bridge and its River client (not started).
+func New(cfg Config) (*Bridge, error) {
+	if cfg.Holder == nil || cfg.Pool == nil || cfg.Store == nil || cfg.Redmine == nil {
+		return nil, errors.New("bridge: Holder, Pool, Store and Redmine are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = logrus.StandardLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 4
+	}
+	if cfg.MaxRetryDelay == 0 {
+		cfg.MaxRetryDelay = 5 * time.Minute
+	}
+	if cfg.RetryPolicy == nil {
+		cfg.RetryPolicy = &backoffPolicy{max: cfg.MaxRetryDelay}
+	}
+	if cfg.FetchPollInterval == 0 {
+		cfg.FetchPollInterval = time.Second
+	}
+	b := &Bridge{cfg: cfg, log: cfg.Log, rm: cfg.Redmine, sync: syncStore{pool: cfg.Pool}}
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
+		return b.mirrorRequest(ctx, j.Args.RequestID)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorMessageArgs]) error {
+		return b.mirrorMessage(ctx, j.Args)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RefreshIssueArgs]) error {
+		return b.refreshIssue(ctx, j.Args.IssueID, true)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[PollArgs]) error {
+		_, err := b.PollOnce(ctx)
+		return err
+	}))
+
+	var periodic []*river.PeriodicJob
+	if !cfg.NoPeriodic {
+		interval := cfg.Holder.Get().Redmine.PollInterval
+		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
+			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true, ID: "poll_redmine"}))
+	}
+	rc, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		PeriodicJobs:      periodic,
+		RetryPolicy:       cfg.RetryPolicy,
+		FetchPollInterval: cfg.FetchPollInterval,
+		FetchCooldown:     min(100*time.Millisecond, cfg.FetchPollInterval),
+		JobTimeout:        3 * time.Minute,
+		Logger:            slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the job queue client: %w", err)
+	}
+	b.river = rc
+	return b, nil
+}
+
+// Start runs the workers (and, on the elected leader, the periodic jobs)
+// until Stop or ctx ends.
+func (b *Bridge) Start(ctx context.Context) error {
+	if err := b.river.Start(ctx); err != nil {
+		return fmt.Errorf("starting the job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running jobs finish (within ctx) and stops.
+func (b *Bridge) Stop(ctx context.Context) error { return b.river.Stop(ctx) }
+
+// River exposes the job client (for tools such as resync).
+func (b *Bridge) River() *river.Client[pgx.Tx] { return b.river }
+
+func (b *Bridge) now() time.Time { return b.cfg.Now() }
+
+// directory returns the cached Redmine directory, loading it on first use
+// and again every 10 minutes.
+func (b *Bridge) directory(ctx context.Context) (*redmine.Directory, error) {
+	b.dirMu.Lock()
+	d, at := b.dir, b.dirLoaded
+	b.dirMu.Unlock()
+	if d != nil && time.Since(at) < 10*time.Minute {
+		return d, nil
+	}
+	return b.reloadDirectory(ctx)
+}
+
+// reloadDirectory reads the directory again (at most every 30 s).
+func (b *Bridge) reloadDirectory(ctx context.Context) (*redmine.Directory, error) {
+	b.dirMu.Lock()
+	defer b.dirMu.Unlock()
+	if b.dir != nil && time.Since(b.dirLoaded) < 30*time.Second {
+		return b.dir, nil
+	}
+	cfg := b.cfg.Holder.Get()
+	var projects []string
+	for _, c := range cfg.Categories {
+		projects = append(projects, c.Redmine.Project)
+	}
+	d, err := b.rm.LoadDirectory(ctx, projects)
+	if err != nil {
+		if b.dir != nil {
+			return b.dir, nil // keep working with what we knew
+		}
+		return nil, fmt.Errorf("reading Redmine's trackers, statuses and projects: %w", err)
+	}
+	b.dir, b.dirLoaded = d, time.Now()
+	return d, nil
+}
+
+// backoffPolicy retries after 2s, 4s, 8s... capped, with ±20 % jitter so many
+// jobs failing together (Redmine down) do not come back in one wave.
+type backoffPolicy struct{ max time.Duration }
+
+func (p *backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Duration(math.Min(float64(p.max), float64(2*time.Second)*math.Pow(2, float64(job.Attempt-1))))
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Now().Add(time.Duration(float64(d) * jitter))
+}
+
+// FormatDueForStaff writes a due time for the "Échéance réponse" custom field.
+func FormatDueForStaff(t time.Time, cfg *config.Config) string {
+	loc, err := time.LoadLocation(cfg.Calendar.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02 15:04")
+}

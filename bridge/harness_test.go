@@ -1,0 +1,292 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"passerelle/config"
+	"passerelle/espaceclient"
+	"passerelle/espaceclient/kratostest"
+	"passerelle/internal/testenv"
+	"passerelle/redmine"
+)
+
+// harness runs the real thing against the stack's Redmine, Kratos and a
+// fresh PostgreSQL database: the customer-space API and the hooks on an
+// httptest server, and the bridge's workers.
+type harness struct {
+	t      *testing.T
+	cfg    *config.Config
+	holder *config.Holder
+	store  *espaceclient.Store
+	bridge *Bridge
+	srv    *httptest.Server
+	// rm is the bridge's own client (sync user); staff and admin act as people.
+	rm, staff, admin *redmine.Client
+	// net counts and breaks the bridge's calls to Redmine.
+	net *faultTransport
+}
+
+type harnessOpts struct {
+	mutateConfig func(*config.Config)
+	noStart      bool
+}
+
+func newHarness(t *testing.T, opts harnessOpts) *harness {
+	t.Helper()
+	env := testenv.Env(t, "PASSERELLE_CONFIG", "REDMINE_URL", "REDMINE_SYNC_API_KEY", "REDMINE_STAFF_API_KEY", "REDMINE_ADMIN_API_KEY")
+	t.Setenv("PASSERELLE_REDMINE_API_KEY", env[2])
+	cfg, err := config.Load(env[0])
+	if err != nil {
+		t.Fatalf("loading the stack's config: %v", err)
+	}
+	if opts.mutateConfig != nil {
+		opts.mutateConfig(cfg)
+	}
+	pool, _ := testenv.NewPool(t)
+	h := &harness{t: t, cfg: cfg, holder: config.NewHolder(cfg), store: espaceclient.NewStore(pool)}
+	h.net = &faultTransport{next: http.DefaultTransport}
+	h.rm = redmine.New(redmine.Config{URL: env[1], APIKey: env[2], Transport: h.net})
+	h.staff = redmine.New(redmine.Config{URL: env[1], APIKey: env[3]})
+	h.admin = redmine.New(redmine.Config{URL: env[1], APIKey: env[4]})
+	log := logrus.New()
+	log.SetFormatter(&logrus.JSONFormatter{})
+	if !testing.Verbose() {
+		log.SetOutput(io.Discard)
+	}
+	h.bridge, err = New(Config{Holder: h.holder, Pool: pool, Store: h.store, Redmine: h.rm, Log: log,
+		NoPeriodic: true, MaxRetryDelay: time.Second, FetchPollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
+	mux := http.NewServeMux()
+	espaceclient.NewAPI(svc, espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
+	NewHooks(h.bridge, h.holder, svc, espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil), pool, log).Register(mux)
+	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.srv.Close)
+	if !opts.noStart {
+		h.start()
+	}
+	return h
+}
+
+func (h *harness) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := h.bridge.Start(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer scancel()
+		_ = h.bridge.Stop(sctx)
+		cancel()
+	})
+}
+
+// client is a customer-space user with a real Kratos session.
+type client struct {
+	h     *harness
+	id    string
+	email string
+	token string
+}
+
+func (h *harness) newClient(role config.Role, lots, mandates []string) *client {
+	id, email, token := kratostest.NewClient(h.t, string(role), lots, mandates)
+	return &client{h: h, id: id, email: email, token: token}
+}
+
+type file struct {
+	name string
+	data []byte
+}
+
+// call sends a request to the customer-space API and decodes the JSON answer.
+func (c *client) call(method, path string, fields map[string]string, files []file, out any) int {
+	c.h.t.Helper()
+	var body io.Reader
+	ctype := ""
+	if fields != nil || files != nil {
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		for k, v := range fields {
+			_ = mw.WriteField(k, v)
+		}
+		for _, f := range files {
+			fw, _ := mw.CreateFormFile("attachments", f.name)
+			_, _ = fw.Write(f.data)
+		}
+		mw.Close()
+		body, ctype = &buf, mw.FormDataContentType()
+	}
+	req, _ := http.NewRequest(method, c.h.srv.URL+path, body)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("X-Session-Token", c.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.h.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
+		}
+	}
+	if testing.Verbose() && resp.StatusCode >= 300 {
+		c.h.t.Logf("%s %s -> %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// apiRequest is the customer-space JSON of a request.
+type apiRequest struct {
+	ID             string `json:"id"`
+	Reference      string `json:"reference"`
+	Status         string `json:"status"`
+	RedmineIssueID *int   `json:"redmine_issue_id"`
+	Messages       []struct {
+		ID          string `json:"id"`
+		AuthorKind  string `json:"author_kind"`
+		Kind        string `json:"kind"`
+		AuthorName  string `json:"author_name"`
+		Body        string `json:"body"`
+		Attachments []struct {
+			ID       string `json:"id"`
+			Filename string `json:"filename"`
+			URL      string `json:"url"`
+		} `json:"attachments"`
+	} `json:"messages"`
+}
+
+func (c *client) create(fields map[string]string, files ...file) apiRequest {
+	c.h.t.Helper()
+	var r apiRequest
+	if code := c.call("POST", "/api/v1/requests", fields, files, &r); code != http.StatusCreated {
+		c.h.t.Fatalf("create request: HTTP %d", code)
+	}
+	return r
+}
+
+func (c *client) get(id string) apiRequest {
+	c.h.t.Helper()
+	var r apiRequest
+	if code := c.call("GET", "/api/v1/requests/"+id, nil, nil, &r); code != http.StatusOK {
+		c.h.t.Fatalf("get request: HTTP %d", code)
+	}
+	return r
+}
+
+// waitFor polls cond until it holds or the bound passes. It waits for
+// asynchronous work; it asserts nothing about speed.
+func (h *harness) waitFor(what string, bound time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("gave up waiting (%s) for: %s", bound, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitMirrored waits for a request's Redmine issue and returns its id.
+func (h *harness) waitMirrored(c *client, requestID string) int {
+	h.t.Helper()
+	var id int
+	h.waitFor("request mirrored to Redmine", 90*time.Second, func() bool {
+		r := c.get(requestID)
+		if r.RedmineIssueID != nil {
+			id = *r.RedmineIssueID
+			return true
+		}
+		return false
+	})
+	return id
+}
+
+// faultTransport counts the bridge's calls to Redmine and can make Redmine
+// unreachable (connection refused) or failing (HTTP 503), to test retries
+// against the real server behind it.
+type faultTransport struct {
+	next     http.RoundTripper
+	calls    atomic.Int64
+	down     atomic.Bool
+	fail503  atomic.Bool
+	lastPath atomic.Value
+}
+
+func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.calls.Add(1)
+	f.lastPath.Store(r.Method + " " + r.URL.Path)
+	if f.down.Load() {
+		return nil, &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
+	}
+	if f.fail503.Load() {
+		return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Body: io.NopCloser(bytes.NewReader(nil)), Header: http.Header{}, Request: r}, nil
+	}
+	return f.next.RoundTrip(r)
+}
+
+// Test files: a real JPEG, a real PNG, a minimal PDF.
+func jpegBytes(seed int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 16, 16))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i*7 + seed)
+	}
+	var b bytes.Buffer
+	_ = jpeg.Encode(&b, img, nil)
+	return b.Bytes()
+}
+
+func pngBytes(seed int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img.Set(1, 1, color.RGBA{R: byte(seed), A: 255})
+	var b bytes.Buffer
+	_ = png.Encode(&b, img)
+	return b.Bytes()
+}
+
+func pdfBytes() []byte {
+	return []byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
+}
+
+// uniq returns a value unique to this run, for lots and mandate numbers.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e12)
+}
+
+func envInt(t *testing.T, name string) int {
+	n, err := strconv.Atoi(testenv.Get(t, name))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return n
+}
+
+var errInjected = errors.New("injected failure")
+
+// nameHint is a fragment of the display name Kratos test clients get.
+func (c *client) nameHint() string { return "(locataire)" }

@@ -1,0 +1,129 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"passerelle/config"
+	"passerelle/espaceclient"
+	"passerelle/redmine"
+)
+
+// This file holds the pure converters from the customer space to Redmine.
+// The jobs that call them are in worker_mirror.go.
+
+// roleLabel is the French name of a client role, for staff.
+func roleLabel(r config.Role) string {
+	switch r {
+	case config.RoleOwner:
+		return "propriétaire"
+	case config.RoleTenant:
+		return "locataire"
+	}
+	return string(r)
+}
+
+var payerLabels = map[string]string{"tenant": "le locataire", "owner": "le propriétaire", "syndic": "le syndic", "other": "un tiers"}
+var urgencyLabels = map[string]string{"urgent": "urgente (action sous 1 jour)", "high": "importante (action sous 3 jours)", "normal": "normale (action sous 10 jours)"}
+
+// IssueSubject is the Redmine subject of a request: it carries the reference
+// so staff can search it, within Redmine's 255 characters.
+func IssueSubject(req espaceclient.Request) string {
+	s := fmt.Sprintf("[%s] %s", req.Reference, oneLine(req.Subject))
+	return truncateRunes(s, 255)
+}
+
+// IssueDescription is the Redmine description of a request: who wrote, the
+// request's fields, then the client's own text.
+func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat config.Category, needsAttention string) string {
+	var b strings.Builder
+	if needsAttention != "" {
+		fmt.Fprintf(&b, "*À traiter par l'équipe : %s*\n\n", needsAttention)
+	}
+	fmt.Fprintf(&b, "Demande déposée dans l'espace client par %s (%s), %s.\n\n",
+		req.AuthorName, roleLabel(req.AuthorRole), req.AuthorEmail)
+	field := func(label, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, "* %s : %s\n", label, oneLine(v))
+		}
+	}
+	field("Référence espace client", req.Reference)
+	field("Catégorie", cat.Label)
+	field("Lot", req.Lot)
+	field("Mandat", req.Mandate)
+	field("Emplacement exact", req.Location)
+	field("Urgence", labelOr(urgencyLabels, req.Urgency))
+	field("Qui paie", labelOr(payerLabels, req.Payer))
+	b.WriteString("\n----\n\n")
+	b.WriteString(first.Body)
+	if n := len(first.Attachments); n > 0 {
+		fmt.Fprintf(&b, "\n\n(%d pièce(s) jointe(s) par le client)", n)
+	}
+	return b.String()
+}
+
+// messageMarker is written at the end of every note Passerelle adds for a
+// client action. Finding it in a journal of the sync user is how a retry
+// knows the note already exists (see MirrorMessageWorker).
+func messageMarker(messageID string) string {
+	return "Réf. message espace client : " + messageID
+}
+
+// ClientNote is the journal note for a client follow-up.
+func ClientNote(req espaceclient.Request, msg espaceclient.Message) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Message de %s (%s) via l'espace client :*\n\n", msg.AuthorName, roleLabel(req.AuthorRole))
+	b.WriteString(msg.Body)
+	if n := len(msg.Attachments); n > 0 {
+		fmt.Fprintf(&b, "\n\n(%d pièce(s) jointe(s))", n)
+	}
+	fmt.Fprintf(&b, "\n\n_%s_", messageMarker(msg.ID))
+	return b.String()
+}
+
+// CloseNote is the journal note when the client closes a request.
+func CloseNote(req espaceclient.Request, msg espaceclient.Message) string {
+	return fmt.Sprintf("*Demande clôturée par %s (%s) depuis l'espace client.*\n\n_%s_",
+		req.AuthorName, roleLabel(req.AuthorRole), messageMarker(msg.ID))
+}
+
+// AckBody is the automatic acknowledgment the client sees once the request
+// is in Redmine. RIB and address changes say who handles them.
+func AckBody(cat config.Category, issueID int) string {
+	if cat.Redmine.Parent == config.ParentMandate {
+		return fmt.Sprintf("Votre demande « %s » a bien été reçue et transmise au service comptabilité sous le n° %d. Nous vous confirmerons la prise en compte du changement.", cat.Label, issueID)
+	}
+	return fmt.Sprintf("Votre demande a bien été enregistrée sous le n° %d. Nous revenons vers vous rapidement.", issueID)
+}
+
+// findMarkedJournal returns the id of the sync user's journal that carries
+// the marker of messageID, 0 when there is none.
+func findMarkedJournal(is redmine.Issue, syncUserID int, messageID string) int {
+	marker := messageMarker(messageID)
+	for _, j := range is.Journals {
+		if j.User.ID == syncUserID && strings.Contains(j.Notes, marker) {
+			return j.ID
+		}
+	}
+	return 0
+}
+
+func labelOr(m map[string]string, k string) string {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return k
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func truncateRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}

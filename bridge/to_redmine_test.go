@@ -1,0 +1,359 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"passerelle/config"
+	"passerelle/espaceclient"
+	"passerelle/redmine"
+)
+
+func TestTenantRepairWithPhotosThenFollowUpWithPDF(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	lot := uniqueName("LOT")
+	tenant := h.newClient(config.RoleTenant, []string{lot}, nil)
+
+	r := tenant.create(map[string]string{
+		"category": "travaux", "subject": "Fuite sous l'évier", "body": "L'eau coule depuis ce matin.",
+		"location": "Cuisine, sous l'évier", "payer": "owner", "urgency": "urgent", "lot": lot,
+	}, file{"evier.jpg", jpegBytes(1)}, file{"compteur.png", pngBytes(2)})
+	if r.RedmineIssueID != nil {
+		t.Fatalf("redmine_issue_id should be null before mirroring")
+	}
+	issueID := h.waitMirrored(tenant, r.ID)
+
+	issue, err := h.admin.GetIssue(ctx, issueID, "attachments", "journals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := mustCategory(t, h.cfg, "travaux").Redmine
+	if issue.Project.Name == "" || issue.Tracker.Name != rule.Tracker {
+		t.Errorf("tracker = %q, want %q", issue.Tracker.Name, rule.Tracker)
+	}
+	if issue.AssignedTo == nil || issue.AssignedTo.ID != rule.Assignee.Group {
+		t.Errorf("assigned_to = %+v, want group %d", issue.AssignedTo, rule.Assignee.Group)
+	}
+	if issue.Priority.Name != rule.Priority {
+		t.Errorf("priority = %q, want %q", issue.Priority.Name, rule.Priority)
+	}
+	if got := issue.CustomField(h.cfg.Redmine.CustomFields.Reference); got != r.Reference {
+		t.Errorf("reference custom field = %q, want %q", got, r.Reference)
+	}
+	if !strings.Contains(issue.Subject, r.Reference) {
+		t.Errorf("subject %q does not carry the reference", issue.Subject)
+	}
+	for _, want := range []string{"Cuisine, sous l'évier", "le propriétaire", lot, tenant.email, "L'eau coule depuis ce matin."} {
+		if !strings.Contains(issue.Description, want) {
+			t.Errorf("description lacks %q:\n%s", want, issue.Description)
+		}
+	}
+	if names := attachmentNames(issue); names != "compteur.png,evier.jpg" {
+		t.Errorf("attachments = %s, want both photos", names)
+	}
+
+	// The client sees the number and the acknowledgment, once.
+	got := tenant.get(r.ID)
+	acks := 0
+	for _, m := range got.Messages {
+		if m.Kind == "ack" {
+			acks++
+			if !strings.Contains(m.Body, fmt.Sprint(issueID)) {
+				t.Errorf("ack %q lacks the Redmine number", m.Body)
+			}
+		}
+	}
+	if acks != 1 {
+		t.Errorf("acks = %d, want 1", acks)
+	}
+
+	// A follow-up with a PDF becomes one note with the file.
+	var msg struct{ ID string }
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/messages", map[string]string{"body": "Voici le devis du plombier."},
+		[]file{{"devis.pdf", pdfBytes()}}, &msg); code != http.StatusCreated {
+		t.Fatalf("follow-up: HTTP %d", code)
+	}
+	h.waitFor("follow-up mirrored", 60*time.Second, func() bool {
+		m, err := h.store.GetMessage(ctx, msg.ID, false)
+		return err == nil && m.MirroredAt != nil
+	})
+	issue, _ = h.admin.GetIssue(ctx, issueID, "attachments", "journals")
+	notes := 0
+	for _, j := range issue.Journals {
+		if strings.Contains(j.Notes, "Voici le devis du plombier.") {
+			notes++
+			if !strings.Contains(j.Notes, tenant.nameHint()) {
+				t.Errorf("note does not say who wrote it: %q", j.Notes)
+			}
+		}
+	}
+	if notes != 1 {
+		t.Errorf("notes with the follow-up = %d, want 1", notes)
+	}
+	if names := attachmentNames(issue); names != "compteur.png,devis.pdf,evier.jpg" {
+		t.Errorf("attachments after follow-up = %s", names)
+	}
+}
+
+func TestOwnerRIBChangeBecomesSubtaskOfMandateTicket(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	mandate := uniqueName("M")
+	parent := h.createMandateTicket(t, mandate)
+	owner := h.newClient(config.RoleOwner, []string{uniqueName("LOT")}, []string{mandate})
+
+	r := owner.create(map[string]string{"category": "changement-rib", "subject": "Nouveau RIB",
+		"body": "Merci de verser les loyers sur mon nouveau compte.", "mandate": mandate}, file{"rib.pdf", pdfBytes()})
+	issueID := h.waitMirrored(owner, r.ID)
+	issue, err := h.admin.GetIssue(ctx, issueID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issue.ParentID() != parent {
+		t.Errorf("parent = %d, want the mandate ticket %d", issue.ParentID(), parent)
+	}
+	if issue.AssignedTo == nil || issue.AssignedTo.ID != envInt(t, "REDMINE_GROUP_COMPTABILITE_ID") {
+		t.Errorf("assigned_to = %+v, want the Comptabilité group", issue.AssignedTo)
+	}
+	got := owner.get(r.ID)
+	found := false
+	for _, m := range got.Messages {
+		if m.Kind == "ack" && strings.Contains(m.Body, fmt.Sprint(issueID)) && strings.Contains(m.Body, "comptabilité") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no acknowledgment with the Redmine number in the thread: %+v", got.Messages)
+	}
+}
+
+func TestRIBChangeWithoutMandateTicketStillReachesRedmine(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	mandate := uniqueName("M-SANS-TICKET")
+	owner := h.newClient(config.RoleOwner, nil, []string{mandate})
+	r := owner.create(map[string]string{"category": "changement-adresse", "subject": "Nouvelle adresse",
+		"body": "J'habite désormais 3 rue des Lilas.", "mandate": mandate})
+	issueID := h.waitMirrored(owner, r.ID)
+	issue, err := h.admin.GetIssue(context.Background(), issueID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if issue.ParentID() != 0 {
+		t.Errorf("parent = %d, want none", issue.ParentID())
+	}
+	if !strings.Contains(issue.Description, "ticket mandat introuvable") {
+		t.Errorf("the issue is not marked for staff attention:\n%s", issue.Description)
+	}
+	req, _ := h.store.GetRequest(context.Background(), r.ID)
+	if req.NeedsAttention == "" {
+		t.Error("needs_attention not recorded")
+	}
+}
+
+// A crash after Redmine accepted the issue but before the mapping was
+// committed: the retry adopts the issue instead of creating a second one.
+func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
+	h := newHarness(t, harnessOpts{noStart: true})
+	var injected atomic.Int32
+	h.bridge.hooks.afterIssueCreated = func(any) error {
+		if injected.Add(1) == 1 {
+			return errInjected
+		}
+		return nil
+	}
+	h.start()
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	r := tenant.create(map[string]string{"category": "comptabilite", "subject": "Régularisation de charges", "body": "Je ne comprends pas le montant."})
+	issueID := h.waitMirrored(tenant, r.ID)
+	if injected.Load() != 1 {
+		t.Fatalf("the failure was injected %d times, want 1 (the retry adopts the issue and never creates again)", injected.Load())
+	}
+	found, err := h.admin.FindByCustomField(context.Background(), h.cfg.Redmine.CustomFields.Reference, r.Reference, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ID != issueID {
+		t.Fatalf("issues with reference %s: %v, want exactly [%d]", r.Reference, issueIDs(found), issueID)
+	}
+}
+
+// The same for a follow-up note: written, then a crash before it was
+// recorded; the retry finds it by its marker.
+func TestFailureAfterNoteWrittenCreatesOneNote(t *testing.T) {
+	h := newHarness(t, harnessOpts{noStart: true})
+	var injected atomic.Int32
+	h.bridge.hooks.afterNoteWritten = func(any) error {
+		if injected.Add(1) == 1 {
+			return errInjected
+		}
+		return nil
+	}
+	h.start()
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	r := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Bonjour."})
+	issueID := h.waitMirrored(tenant, r.ID)
+	var msg struct{ ID string }
+	tenant.call("POST", "/api/v1/requests/"+r.ID+"/messages", map[string]string{"body": "Une précision unique 7d1f."}, nil, &msg)
+	h.waitFor("follow-up mirrored", 60*time.Second, func() bool {
+		m, err := h.store.GetMessage(context.Background(), msg.ID, false)
+		return err == nil && m.MirroredAt != nil
+	})
+	issue, _ := h.admin.GetIssue(context.Background(), issueID, "journals")
+	n := 0
+	for _, j := range issue.Journals {
+		if strings.Contains(j.Notes, "Une précision unique 7d1f.") {
+			n++
+		}
+	}
+	if n != 1 || injected.Load() < 1 {
+		t.Fatalf("notes = %d (want 1), injected = %d", n, injected.Load())
+	}
+}
+
+// Redmine unreachable while 20 requests are filed: every request is accepted
+// at once, then mirrored exactly once when Redmine is back.
+func TestRedmineDownWhileTwentyRequestsAreFiled(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	h.net.down.Store(true)
+	var wg sync.WaitGroup
+	reqs := make([]apiRequest, 20)
+	for i := range reqs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			reqs[i] = tenant.create(map[string]string{"category": "autre", "subject": fmt.Sprintf("Demande %d", i), "body": "Redmine est en panne."})
+		}(i)
+	}
+	wg.Wait()
+	// Let the jobs fail at least once against the dead Redmine.
+	h.waitFor("first failed attempts", 30*time.Second, func() bool { return h.net.calls.Load() >= 20 })
+	for _, r := range reqs {
+		if got := tenant.get(r.ID); got.RedmineIssueID != nil {
+			t.Fatalf("%s mirrored while Redmine was down", r.Reference)
+		}
+	}
+	h.net.down.Store(false)
+	for _, r := range reqs {
+		issueID := h.waitMirrored(tenant, r.ID)
+		found, err := h.admin.FindByCustomField(context.Background(), h.cfg.Redmine.CustomFields.Reference, r.Reference, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(found) != 1 || found[0].ID != issueID {
+			t.Errorf("%s: issues %v, want exactly [%d]", r.Reference, issueIDs(found), issueID)
+		}
+	}
+}
+
+// A 5xx answer is retried like an outage.
+func TestRedmine503IsRetried(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	h.net.fail503.Store(true)
+	r := tenant.create(map[string]string{"category": "autre", "subject": "Pendant une 503", "body": "Test."})
+	h.waitFor("a failed attempt", 30*time.Second, func() bool { return h.net.calls.Load() >= 1 })
+	h.net.fail503.Store(false)
+	h.waitMirrored(tenant, r.ID)
+}
+
+// A rule pointing at a tracker Redmine does not have: no endless retries,
+// the cause is recorded and check --live names it.
+func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) {
+		for i := range c.Categories {
+			if c.Categories[i].ID == "autre" {
+				c.Categories[i].Redmine.Tracker = "Tracker supprimé"
+			}
+		}
+	}})
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	r := tenant.create(map[string]string{"category": "autre", "subject": "Perdue ?", "body": "Non, jamais perdue."})
+	var req espaceclient.Request
+	h.waitFor("mirror error recorded", 60*time.Second, func() bool {
+		var err error
+		req, err = h.store.GetRequest(context.Background(), r.ID)
+		return err == nil && req.MirrorError != ""
+	})
+	if !strings.Contains(req.MirrorError, "Tracker supprimé") {
+		t.Errorf("mirror_error = %q, want the culprit named", req.MirrorError)
+	}
+	calls := h.net.calls.Load()
+	time.Sleep(3 * time.Second) // retries would show here (retry delay capped at 1s)
+	if h.net.calls.Load() != calls {
+		t.Errorf("the job kept calling Redmine after a permanent error")
+	}
+	// The client's text is still there.
+	if got := tenant.get(r.ID); len(got.Messages) == 0 || got.Messages[0].Body != "Non, jamais perdue." {
+		t.Errorf("the client's message was lost: %+v", got.Messages)
+	}
+	problems, _ := CheckLive(context.Background(), h.cfg, h.rm, h.admin)
+	if !containsLine(problems, `tracker "Tracker supprimé" does not exist`) {
+		t.Errorf("check --live did not name the tracker: %q", problems)
+	}
+}
+
+func (h *harness) createMandateTicket(t *testing.T, number string) int {
+	t.Helper()
+	ctx := context.Background()
+	tr, ok := mustDirectory(t, h.admin, h.cfg).Tracker(h.cfg.Redmine.MandateTracker)
+	if !ok {
+		t.Fatal("no Mandat tracker")
+	}
+	p, err := h.admin.Project(ctx, "gestion-locative")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := h.admin.CreateIssue(ctx, redmine.IssueCreate{ProjectID: p.ID, TrackerID: tr.ID, Subject: "Mandat de gestion " + number,
+		CustomFields: []redmine.CustomFieldSet{{ID: h.cfg.Redmine.CustomFields.MandateNumber, Value: number}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if is.CustomField(h.cfg.Redmine.CustomFields.MandateNumber) != number {
+		t.Fatal("Redmine dropped the mandate number custom field")
+	}
+	return is.ID
+}
+
+func mustDirectory(t *testing.T, c *redmine.Client, cfg *config.Config) *redmine.Directory {
+	t.Helper()
+	d, err := c.LoadDirectory(context.Background(), []string{"gestion-locative"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func mustCategory(t *testing.T, cfg *config.Config, id string) config.Category {
+	c, ok := cfg.Category(id)
+	if !ok {
+		t.Fatalf("no category %s", id)
+	}
+	return c
+}
+
+func attachmentNames(is redmine.Issue) string {
+	var names []string
+	for _, a := range is.Attachments {
+		names = append(names, a.Filename)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func containsLine(lines []string, sub string) bool {
+	for _, l := range lines {
+		if strings.Contains(l, sub) {
+			return true
+		}
+	}
+	return false
+}

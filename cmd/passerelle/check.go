@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"passerelle/bridge"
+	"passerelle/config"
+	"passerelle/database"
+	"passerelle/redmine"
+)
+
+func cmdCheck(args []string) int {
+	fs := newFlags("check", "Validate a configuration file. Prints one line per problem (file:line: what is expected) and exits 1 if any.\nWith --live, also checks every project, tracker, status, priority, group, user and custom field\nthat the rules name against the running Redmine, as the sync user.")
+	cfgPath := configFlag(fs)
+	live := fs.Bool("live", false, "also check against the running Redmine")
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	cfg, ok := loadConfig(*cfgPath)
+	if !ok {
+		return 1
+	}
+	if !*live {
+		fmt.Printf("%s: OK (%d categories)\n", cfg.File, len(cfg.Categories))
+		return 0
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(), Timeout: cfg.Redmine.Timeout})
+	var admin *redmine.Client
+	if key := os.Getenv("PASSERELLE_REDMINE_ADMIN_API_KEY"); key != "" {
+		admin = redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: key, Timeout: cfg.Redmine.Timeout})
+	}
+	problems, notes := bridge.CheckLive(ctx, cfg, rm, admin)
+	problems = append(problems, checkMirrorErrors(ctx, cfg)...)
+	for _, n := range notes {
+		fmt.Println("note:", n)
+	}
+	for _, p := range problems {
+		fmt.Println(p)
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(os.Stderr, "%d problem(s)\n", len(problems))
+		return 1
+	}
+	fmt.Printf("%s: OK against %s (%d categories)\n", cfg.File, cfg.Redmine.URL, len(cfg.Categories))
+	return 0
+}
+
+// checkMirrorErrors lists the requests stuck on a permanent Redmine error,
+// when the database is reachable.
+func checkMirrorErrors(ctx context.Context, cfg *config.Config) []string {
+	pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), 1)
+	if err != nil {
+		fmt.Println("note: database not reachable, requests not checked:", err)
+		return nil
+	}
+	defer pool.Close()
+	lines, err := bridge.MirrorErrors(ctx, pool)
+	if err != nil {
+		fmt.Println("note:", err)
+	}
+	return lines
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"passerelle/bridge"
+	"passerelle/config"
+	"passerelle/database"
+	"passerelle/espaceclient"
+	"passerelle/redmine"
+)
+
+func cmdServe(args []string) int {
+	fs := newFlags("serve", "Run the customer-space API, the Redmine and inbound hooks, and the sync workers.\nStops cleanly on SIGTERM or SIGINT; SIGHUP reloads the configuration.")
+	cfgPath := configFlag(fs)
+	if code, done := parse(fs, args); done {
+		return code
+	}
+	cfg, ok := loadConfig(*cfgPath)
+	if !ok {
+		return 1
+	}
+	log := newLogger(cfg.LogLevel)
+	if err := serve(cfg, log); err != nil {
+		log.WithError(err).Error("passerelle stopped")
+		return 1
+	}
+	return 0
+}
+
+func serve(cfg *config.Config, log *logrus.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	pool, err := database.Open(startCtx, cfg.Database.URL.Reveal(), cfg.Database.MaxConns)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := database.CheckUpToDate(startCtx, pool); err != nil {
+		return errors.New("refusing to start: " + err.Error())
+	}
+
+	holder := config.NewHolder(cfg)
+	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(), Timeout: cfg.Redmine.Timeout})
+	store := espaceclient.NewStore(pool)
+	br, err := bridge.New(bridge.Config{Holder: holder, Pool: pool, Store: store, Redmine: rm, Log: log})
+	if err != nil {
+		return err
+	}
+	svc := espaceclient.NewService(store, holder, br.Outbox(), time.Now)
+	sessions := espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil)
+	directory := espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil)
+
+	mux := http.NewServeMux()
+	espaceclient.NewAPI(svc, sessions, log).Register(mux)
+	bridge.NewHooks(br, holder, svc, directory, pool, log).Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := pool.Ping(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("database unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.Handler())
+
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
+	if err := br.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		log.WithFields(logrus.Fields{"listen": cfg.Listen, "public_url": cfg.PublicURL, "redmine_url": cfg.Redmine.URL}).Info("passerelle serving")
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+		close(errc)
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			next, err := config.Load(cfg.File)
+			if err != nil {
+				log.WithError(err).Error("configuration not reloaded: keeping the current one")
+				continue
+			}
+			holder.Set(next)
+			log.WithField("categories", len(next.Categories)).Info("configuration reloaded")
+			continue
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+		}
+		break
+	}
+	log.Info("shutting down")
+	shutCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	_ = srv.Shutdown(shutCtx)
+	if err := br.Stop(shutCtx); err != nil {
+		log.WithError(err).Warn("workers did not stop cleanly")
+	}
+	log.Info("stopped")
+	return nil
+}

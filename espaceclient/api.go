@@ -1,0 +1,196 @@
+package espaceclient
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// API is the customer space's JSON API (DESIGN.md, "Customer-space API").
+// Every route checks the Kratos session and scopes what it reads and writes to
+// the session's identity; every error is JSON
+// {"error":{"code":"...","message":"...","field":"..."}} (see Error).
+type API struct {
+	svc      *Service
+	sessions SessionChecker
+	log      *logrus.Logger
+}
+
+// NewAPI returns the API. log may be nil (a JSON logger on standard error).
+func NewAPI(svc *Service, sessions SessionChecker, log *logrus.Logger) *API {
+	if log == nil {
+		log = logrus.New()
+		log.SetFormatter(&logrus.JSONFormatter{})
+	}
+	return &API{svc: svc, sessions: sessions, log: log}
+}
+
+// Register adds the API's routes to mux:
+//
+//	GET  /api/v1/me
+//	GET  /api/v1/categories
+//	POST /api/v1/requests
+//	GET  /api/v1/requests[?status=]
+//	GET  /api/v1/requests/{id}
+//	POST /api/v1/requests/{id}/messages
+//	POST /api/v1/requests/{id}/close
+//	GET  /api/v1/requests/{id}/attachments/{aid}
+//
+// and a JSON 404 for any other path under /api/v1/.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle("GET /api/v1/me", a.authed("me", a.handleMe))
+	mux.Handle("GET /api/v1/categories", a.authed("categories", a.handleCategories))
+	mux.Handle("POST /api/v1/requests", a.authed("request_create", a.handleRequestCreate))
+	mux.Handle("GET /api/v1/requests", a.authed("request_list", a.handleRequestList))
+	mux.Handle("GET /api/v1/requests/{id}", a.authed("request_get", a.handleRequestGet))
+	mux.Handle("POST /api/v1/requests/{id}/messages", a.authed("message_create", a.handleMessageCreate))
+	mux.Handle("POST /api/v1/requests/{id}/close", a.authed("request_close", a.handleRequestClose))
+	mux.Handle("GET /api/v1/requests/{id}/attachments/{aid}", a.authed("attachment_get", a.handleAttachment))
+	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e := writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found",
+			Message: "Cette adresse de l'API n'existe pas."})
+		a.access(r, "unknown", "", e.Status, e, time.Now())
+	}))
+}
+
+// handlerFunc is an API action run for an authenticated identity. It writes
+// its success answer itself and returns the error to answer otherwise.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// authed checks the session, runs h, writes its error as JSON and logs one
+// line per call (never a cookie, a token or a body).
+func (a *API) authed(action string, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		id, err := a.sessions.Check(r.Context(), r)
+		if err == nil {
+			err = h(sw, r, id)
+		}
+		var e *Error
+		if err != nil {
+			if sw.status != 0 {
+				// The answer has started (a download cut short): log only.
+				e = asError(err)
+			} else {
+				e = writeError(sw, err)
+			}
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		a.access(r, action, id.ID, status, e, start)
+	})
+}
+
+// access logs one API call.
+func (a *API) access(r *http.Request, action, identityID string, status int, e *Error, start time.Time) {
+	f := logrus.Fields{
+		"action":      action,
+		"method":      r.Method,
+		"path":        r.URL.Path,
+		"status":      status,
+		"duration_ms": time.Since(start).Milliseconds(),
+	}
+	if identityID != "" {
+		f["identity_id"] = identityID
+	}
+	if id := r.PathValue("id"); id != "" {
+		f["request_id"] = id
+	}
+	entry := a.log.WithFields(f)
+	switch {
+	case e == nil:
+		entry.Info("api call")
+	case e.Status >= 500:
+		entry.WithField("error_code", e.Code).WithField("error", errText(e)).Error("api call failed")
+	default:
+		entry.WithField("error_code", e.Code).WithField("error", errText(e)).Info("api call refused")
+	}
+}
+
+func errText(e *Error) string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return e.Message
+}
+
+// ---- JSON views ---------------------------------------------------------------
+
+// Transmission labels: whether the request has reached the agency's tools.
+const (
+	TransmissionPending = "en cours de transmission"
+	TransmissionDone    = "transmise à l'agence"
+)
+
+// requestSummary is a request as listed: no thread.
+type requestSummary struct {
+	Request
+	StatusLabel string `json:"status_label"`
+	// Transmission is "en cours de transmission" until the Redmine issue exists.
+	Transmission string `json:"transmission"`
+	PayerLabel   string `json:"payer_label,omitempty"`
+	UrgencyLabel string `json:"urgency_label,omitempty"`
+	// CanReply is false for an owner reading a request filed on one of the
+	// owner's lots by someone else.
+	CanReply bool `json:"can_reply"`
+}
+
+// requestDetail is a request with its thread.
+type requestDetail struct {
+	requestSummary
+	Messages []Message `json:"messages"`
+}
+
+func summaryOf(id Identity, r Request) requestSummary {
+	r.Messages = nil
+	s := requestSummary{
+		Request:      r,
+		StatusLabel:  StatusLabel(r.Status),
+		Transmission: TransmissionPending,
+		CanReply:     CanReply(id, r),
+	}
+	if r.RedmineIssueID != nil {
+		s.Transmission = TransmissionDone
+	}
+	if r.Payer != "" {
+		s.PayerLabel = PayerLabel(r.Payer)
+	}
+	if r.Urgency != "" {
+		s.UrgencyLabel = UrgencyLabel(r.Urgency)
+	}
+	return s
+}
+
+func detailOf(id Identity, r Request) requestDetail {
+	msgs := r.Messages
+	if msgs == nil {
+		msgs = []Message{}
+	}
+	return requestDetail{requestSummary: summaryOf(id, r), Messages: msgs}
+}

@@ -1,0 +1,43 @@
+package espaceclient
+
+import "net/http"
+
+// messageCreated is the answer of POST /api/v1/requests/{id}/messages: the
+// message, and the request it landed in (without thread). That request is the
+// one of the URL, except when the request was closed and the configuration
+// says new_request: it is then the new request, linked to the closed one
+// (its linked_request_id), and the Location header points at it.
+type messageCreated struct {
+	Message
+	Request requestSummary `json:"request"`
+}
+
+// handleMessageCreate answers POST /api/v1/requests/{id}/messages, with the
+// same body forms as request creation (only "body" and "attachments"): 201.
+func (a *API) handleMessageCreate(w http.ResponseWriter, r *http.Request, id Identity) error {
+	if err := checkRole(id); err != nil {
+		return err
+	}
+	requestID := r.PathValue("id")
+	if _, err := a.svc.GetRequest(r.Context(), id, requestID); err != nil {
+		// 404 before reading a body that could not be used anyway.
+		return err
+	}
+	sub, err := readSubmission(w, r, a.svc.cfg.Get().Uploads, messageFields, true)
+	if err != nil {
+		return err
+	}
+	msg, err := a.svc.AddMessage(r.Context(), id, requestID, sub.get("body"), sub.files, SourceAPI)
+	if err != nil {
+		return err
+	}
+	req, err := a.svc.GetRequest(r.Context(), id, msg.RequestID)
+	if err != nil {
+		return err
+	}
+	a.log.WithField("request_id", req.ID).WithField("message_id", msg.ID).WithField("identity_id", id.ID).
+		WithField("attachments", len(sub.files)).WithField("linked", req.ID != requestID).Info("message added")
+	w.Header().Set("Location", "/api/v1/requests/"+req.ID)
+	writeJSON(w, http.StatusCreated, messageCreated{Message: msg, Request: summaryOf(id, req)})
+	return nil
+}

@@ -1,0 +1,23 @@
+package espaceclient
+
+import "net/http"
+
+// requestList is GET /api/v1/requests.
+type requestList struct {
+	Requests []requestSummary `json:"requests"`
+}
+
+// handleRequestList answers GET /api/v1/requests[?status=]: the caller's
+// requests, and for an owner those filed on the owner's lots, newest first.
+func (a *API) handleRequestList(w http.ResponseWriter, r *http.Request, id Identity) error {
+	reqs, err := a.svc.ListRequests(r.Context(), id, r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	out := requestList{Requests: make([]requestSummary, 0, len(reqs))}
+	for _, req := range reqs {
+		out.Requests = append(out.Requests, summaryOf(id, req))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,102 @@
+package espaceclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store keeps the customer space's requests, messages and attachments in
+// PostgreSQL (tables of database/migrations/00001_init.sql).
+//
+// Two families of methods live here:
+//   - the client side, used by Service: every call is already scoped by the
+//     Service to the caller's identity;
+//   - the bridge side (store_sync.go and the unscoped lookups GetRequest,
+//     GetRequestThread, GetMessage, RequestByIssue), used by the sync engine.
+//
+// Every lookup answers ErrNotFound when nothing matches, a malformed id
+// included.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Pool returns the underlying pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// inTx runs fn in one transaction, committed when fn returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// validUUID tells whether s is a UUID in its canonical text form; anything
+// else is answered ErrNotFound without asking PostgreSQL (which would reject
+// the cast with an error).
+func validUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// notFound maps pgx.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// nextReference takes the next number of the year in the same transaction as
+// the request it names. The counter row stays locked until the transaction
+// ends, so concurrent creations are serialized on it and two requests never
+// share a number; a rolled-back transaction gives its number back, which is
+// harmless since the reference was never shown.
+func nextReference(ctx context.Context, tx pgx.Tx, year int) (string, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		INSERT INTO reference_counters (year, last_value) VALUES ($1, 1)
+		ON CONFLICT (year) DO UPDATE SET last_value = reference_counters.last_value + 1
+		RETURNING last_value`, year).Scan(&n)
+	if err != nil {
+		return "", fmt.Errorf("taking a reference number: %w", err)
+	}
+	return FormatReference(year, n), nil
+}
+
+// FormatReference writes a dossier reference: D-2026-000123.
+func FormatReference(year int, n int64) string {
+	return fmt.Sprintf("D-%04d-%06d", year, n)
+}
+
+// ts returns t in UTC truncated to PostgreSQL's microsecond precision, so
+// what is returned equals what a later read gives back.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

@@ -106,7 +106,7 @@ func (c Calendar) validate(v *validator, path string) {
 		hours = &WeekHours{}
 	}
 	open := [7]bool{}
-	anyOpen := false
+	anyOpen, badHours := false, false
 	for wd := time.Sunday; wd <= time.Saturday; wd++ {
 		p := path + ".hours." + weekdayKeys[wd]
 		var ranges []DayRange
@@ -115,6 +115,7 @@ func (c Calendar) validate(v *validator, path string) {
 			r, err := ParseDayRange(s)
 			if err != nil {
 				v.errf(fmt.Sprintf("%s[%d]", p, i), "%v", err)
+				badHours = true
 				continue
 			}
 			ranges = append(ranges, r)
@@ -129,7 +130,7 @@ func (c Calendar) validate(v *validator, path string) {
 		open[wd] = len(ranges) > 0
 		anyOpen = anyOpen || open[wd]
 	}
-	if c.Hours != nil && !anyOpen {
+	if c.Hours != nil && !anyOpen && !badHours {
 		v.errf(path+".hours", "no opening hours on any day: business-time deadlines could never fall due; expected ranges such as monday: [\"09:00-18:00\"]")
 	}
 	closed := map[string]int{}
@@ -156,7 +157,7 @@ func (c Calendar) validate(v *validator, path string) {
 				v.errf(p, "%s is also in %s.closed_days[%d]: a day is either open or closed", day, path, j)
 				break
 			}
-			if anyOpen && !open[d.Weekday()] {
+			if anyOpen && !badHours && !open[d.Weekday()] {
 				v.errf(p, "%s is a %s, which has no opening hours: an open day takes its weekday's hours from %s.hours", day, weekdayKeys[d.Weekday()], path)
 				break
 			}

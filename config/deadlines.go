@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Clock says how the time of a deadline is counted.
@@ -117,6 +119,20 @@ type DeadlineTarget struct {
 	Within string `yaml:"within"`
 	// Clock is business (default) or calendar.
 	Clock Clock `yaml:"clock"`
+}
+
+// UnmarshalYAML reads a target, refusing the tempting short form
+// "first_answer: 2d" with a message showing the expected one.
+func (t *DeadlineTarget) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		what, within := "this", "2d"
+		if n.Kind == yaml.ScalarNode {
+			what, within = strconv.Quote(n.Value), n.Value
+		}
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %s is not a deadline target: expected a mapping such as {within: %s, clock: business}", n.Line, what, within)}}
+	}
+	type plain DeadlineTarget
+	return n.Decode((*plain)(t))
 }
 
 // None tells whether the target removes the deadline.

@@ -256,4 +256,5 @@ func (c *Config) validate(v *validator) {
 			cat.Deadlines.validate(v, p+".deadlines")
 		}
 	}
+	c.validateDeadlineRefs(v)
 }

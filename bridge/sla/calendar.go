@@ -105,11 +105,14 @@ func (k *Calendar) IsOpen(t time.Time) bool {
 // Add returns the instant a duration after start.
 //
 // On the business clock, Days are working days: the same wall time Days
-// working days later, where start is first moved to the next opening when the
-// agency is closed then, and the result is the earliest instant with as much
-// opening time behind it (so a request filed on Sunday and given 1 working
-// day is due on Monday at closing time, and one filed on Friday at 17:59 on
-// Monday at 17:59). Time is then added in opening hours only.
+// working days later ("1d" from Friday 17:59 is Monday 17:59). A start
+// outside opening hours counts from the closing before it, so "1d" from a
+// Sunday, a Friday evening or a Monday at 08:00 is Monday at closing time.
+// When the agency is closed at the resulting wall time, the due time is the
+// closing before it that day (a shorter day), or that day's first opening (a
+// day that opens later). Time is then added in opening hours only, the
+// result being the earliest instant with that much opening time behind it
+// (Friday 09:00 plus 9h is Friday 18:00, not Monday 09:00).
 //
 // On the calendar clock, Days are calendar days (the same wall time, 23 or
 // 25 hours across a change of summer time) and Time is elapsed time.
@@ -142,26 +145,65 @@ func (k *Calendar) BusinessBetween(a, b time.Time) time.Duration {
 	return sum
 }
 
-// addDays adds n working days to start (see Add).
+// addDays adds n working days to start (see Add): the same wall time n
+// working days later. A start outside opening hours counts from the closing
+// before it, so that a request filed on a Sunday is due on Monday evening.
+// When the agency is closed at that wall time, the due time is the closing
+// before it on that day, or its first opening if it opens later.
 func (k *Calendar) addDays(start time.Time, n int) time.Time {
-	var s0 time.Time
-	for s := range k.spansFrom(start) {
-		s0 = s.from
-		break
-	}
-	if s0.IsZero() {
+	day, wall, ok := k.anchor(start)
+	if !ok {
 		return start.AddDate(0, 0, horizonDays)
 	}
-	l := s0.In(k.loc)
-	c := civilOf(l)
-	for i, guard := 0, 0; i < n && guard < horizonDays; guard++ {
-		c = c.add(1)
-		if spans, _ := k.day(c); len(spans) > 0 {
+	for i, guard := 0, 0; i < n; guard++ {
+		if guard > horizonDays {
+			return start.AddDate(0, 0, horizonDays)
+		}
+		day = day.add(1)
+		if spans, _ := k.day(day); len(spans) > 0 {
 			i++
 		}
 	}
-	wall := time.Date(c.y, c.m, c.d, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), k.loc)
-	return k.addOpen(s0, k.BusinessBetween(s0, wall))
+	spans, _ := k.day(day)
+	c := k.wallTime(day, wall)
+	due := spans[0].from
+	for _, s := range spans {
+		if !c.Before(s.from) && c.Before(s.to) {
+			return c
+		}
+		if !s.to.After(c) {
+			due = s.to
+		}
+	}
+	return due
+}
+
+// anchor returns the day and wall time business days are counted from:
+// start itself when the agency is open then, else the closing before it.
+func (k *Calendar) anchor(start time.Time) (civil, time.Duration, bool) {
+	l := start.In(k.loc)
+	if k.IsOpen(start) {
+		wall := time.Duration(l.Hour())*time.Hour + time.Duration(l.Minute())*time.Minute +
+			time.Duration(l.Second())*time.Second + time.Duration(l.Nanosecond())
+		return civilOf(l), wall, true
+	}
+	c := civilOf(l)
+	for i := 0; i < horizonDays; i++ {
+		day := c.add(-i)
+		wd := day.noon().Weekday()
+		spans, _ := k.day(day)
+		for j := len(spans) - 1; j >= 0; j-- {
+			if !spans[j].to.After(start) {
+				return day, time.Duration(k.week[wd][j].To) * time.Minute, true
+			}
+		}
+	}
+	return civil{}, 0, false
+}
+
+// wallTime is the instant of a wall time on a day (24h is the next midnight).
+func (k *Calendar) wallTime(c civil, wall time.Duration) time.Time {
+	return time.Date(c.y, c.m, c.d, 0, 0, 0, int(wall), k.loc)
 }
 
 // addOpen returns the earliest instant at which d of opening time has passed

@@ -105,7 +105,7 @@ type Policy struct {
 	// Limits holds the targets that apply; a missing target has no deadline.
 	Limits map[Target]Limit
 	// WarnShare is the share of the allowed time at which staff are warned
-	// (DefaultWarnShare when 0).
+	// (DefaultWarnShare unless strictly between 0 and 1).
 	WarnShare float64
 }
 

@@ -107,8 +107,11 @@ func New(cfg Config) (*Bridge, error) {
 		return err
 	}))
 
+	b.registerDeadlineWorkers(workers)
+
 	var periodic []*river.PeriodicJob
 	if !cfg.NoPeriodic {
+		periodic = append(periodic, b.deadlinePeriodicJobs()...)
 		interval := cfg.Holder.Get().Redmine.PollInterval
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },

@@ -15,6 +15,9 @@ type API struct {
 	svc      *Service
 	sessions SessionChecker
 	log      *logrus.Logger
+	// csrf refuses state-changing browser requests coming from another
+	// origin (Sec-Fetch-Site / Origin), since the session may be a cookie.
+	csrf *http.CrossOriginProtection
 }
 
 // NewAPI returns the API. log may be nil (a JSON logger on standard error).
@@ -23,8 +26,15 @@ func NewAPI(svc *Service, sessions SessionChecker, log *logrus.Logger) *API {
 		log = logrus.New()
 		log.SetFormatter(&logrus.JSONFormatter{})
 	}
-	return &API{svc: svc, sessions: sessions, log: log}
+	return &API{svc: svc, sessions: sessions, log: log, csrf: http.NewCrossOriginProtection()}
 }
+
+// TrustOrigin lets browser pages of another origin (such as
+// "https://portail.agence.example") post to the API with the session cookie.
+func (a *API) TrustOrigin(origin string) error { return a.csrf.AddTrustedOrigin(origin) }
+
+var errCrossOrigin = &Error{Status: http.StatusForbidden, Code: "cross_origin",
+	Message: "Cette action doit être faite depuis l'espace client de l'agence."}
 
 // Register adds the API's routes to mux:
 //
@@ -86,7 +96,13 @@ func (a *API) authed(action string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		id, err := a.sessions.Check(r.Context(), r)
+		var id Identity
+		err := a.csrf.Check(r)
+		if err != nil {
+			err = withCause(errCrossOrigin, err)
+		} else {
+			id, err = a.sessions.Check(r.Context(), r)
+		}
 		if err == nil {
 			err = h(sw, r, id)
 		}

@@ -21,6 +21,7 @@ var ErrNotFound = errors.New("espaceclient: not found")
 //	401 unauthenticated         no Kratos session, or an invalid or expired one
 //	403 no_role                 the identity has no valid role in metadata_public
 //	403 category_not_allowed    the caller's role may not use the category
+//	403 cross_origin            a state-changing browser request from another origin (CSRF)
 //	403 read_only               an owner reading a request filed on one of the
 //	                            owner's lots by someone else tries to write to it
 //	404 not_found               no such request or attachment for this caller

@@ -107,7 +107,7 @@ func testConfig() *config.Config {
 			MaxBodyLength: config.DefaultMaxBodyLength, MaxSubjectLength: config.DefaultMaxSubjectLen,
 		},
 		Calendar: config.Calendar{TimeZone: "Europe/Paris"},
-		Redmine: config.Redmine{OnClientMessageAfterClose: "reopen", ClientClosedStatus: "Closed", ReopenStatus: "In Progress"},
+		Redmine:  config.Redmine{OnClientMessageAfterClose: "reopen", ClientClosedStatus: "Closed", ReopenStatus: "In Progress"},
 		Statuses: config.Statuses{Map: map[string]config.ClientStatus{
 			"New": config.StatusNew, "In Progress": config.StatusInProgress, "Feedback": config.StatusWaitingClient,
 			"Closed": config.StatusClosed,

@@ -742,8 +742,8 @@ func cleanField(field, what, s string, multiline bool, max int) (string, *Error)
 	return out, nil
 }
 
-// cleanLine makes s one line: every space or line break becomes one space,
-// control characters are dropped.
+// cleanLine makes s one line: each run of spaces and line breaks becomes one
+// space, control characters are dropped.
 func cleanLine(s string) string {
 	var b strings.Builder
 	for _, r := range strings.ToValidUTF8(s, "") {
@@ -755,7 +755,7 @@ func cleanLine(s string) string {
 			b.WriteRune(r)
 		}
 	}
-	return strings.TrimSpace(b.String())
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 func cleanMultiline(s string) string {

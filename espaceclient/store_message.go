@@ -3,6 +3,7 @@ package espaceclient
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -99,10 +100,12 @@ func insertMessage(ctx context.Context, tx pgx.Tx, msg Message, files []checkedF
 		return Message{}, fmt.Errorf("storing message: %w", err)
 	}
 	msg.Attachments = []Attachment{}
-	for _, f := range files {
+	for i, f := range files {
+		// Attachments are listed by created_at: one microsecond apart, they
+		// keep the order the client sent them in.
 		a, err := insertAttachment(ctx, tx, Attachment{
 			MessageID: msg.ID, RequestID: msg.RequestID, Filename: f.Filename, ContentType: f.ContentType, Data: f.Data,
-		}, msg.CreatedAt)
+		}, msg.CreatedAt.Add(time.Duration(i)*time.Microsecond))
 		if err != nil {
 			return Message{}, err
 		}

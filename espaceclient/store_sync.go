@@ -163,13 +163,13 @@ func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID
 		if err != nil {
 			return fmt.Errorf("storing staff message: %w", err)
 		}
-		for _, a := range atts {
+		for i, a := range atts {
 			a.MessageID, a.RequestID = msgID, req.ID
 			a.Filename = SanitizeFilename(a.Filename, a.ContentType)
 			if a.ContentType == "" {
 				a.ContentType = "application/octet-stream"
 			}
-			if _, err := insertAttachmentOnce(ctx, tx, a, at); err != nil {
+			if _, err := insertAttachmentOnce(ctx, tx, a, at.Add(time.Duration(i)*time.Microsecond)); err != nil {
 				return err
 			}
 		}

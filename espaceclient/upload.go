@@ -168,10 +168,7 @@ func checkUploads(files []Upload, lim config.Uploads) ([]checkedFile, *Error) {
 	}
 	out := make([]checkedFile, 0, len(files))
 	for _, f := range files {
-		display := SanitizeFilename(f.Filename, "")
-		if display == "" {
-			display = "sans nom"
-		}
+		display := SanitizeFilename(f.Filename, "") // "fichier" when the client sent no name
 		if lim.MaxFileSize > 0 && int64(len(f.Data)) > int64(lim.MaxFileSize) {
 			return nil, tooLarge(display, lim.MaxFileSize)
 		}
@@ -210,8 +207,8 @@ func humanSize(n int64) string {
 
 // contentDisposition builds an RFC 6266 "attachment" header value: an ASCII
 // fallback filename (quoted, with anything outside printable ASCII and the
-// quote and backslash replaced by "_") and the exact name as RFC 5987
-// filename*=UTF-8''... .
+// quote and backslash replaced by "_") and the exact name as the RFC 5987
+// extended parameter filename* (UTF-8, percent-encoded).
 func contentDisposition(name string) string {
 	var ascii strings.Builder
 	for _, r := range name {

@@ -1,0 +1,70 @@
+package espaceclient
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"passerelle/config"
+	"passerelle/espaceclient/kratostest"
+)
+
+// The identity directory against the stack's real Kratos admin API.
+func TestIdentityDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := NewIdentityDirectory(kratostest.AdminURL(t), nil)
+	owner := kratostest.NewIdentity(t, kratostest.Options{First: "Jeanne", Last: "Bailleur",
+		MetadataPublic: map[string]any{"role": "owner", "lots": []string{"L1"}, "mandates": []string{"M-9"}}})
+
+	for _, tc := range []struct {
+		name   string
+		lookup func() (Identity, error)
+	}{
+		{"by id", func() (Identity, error) { return dir.ByID(ctx, owner.ID) }},
+		{"by e-mail", func() (Identity, error) { return dir.ByEmail(ctx, owner.Email) }},
+		{"by e-mail in capitals", func() (Identity, error) { return dir.ByEmail(ctx, " "+strings.ToUpper(owner.Email)+" ") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := tc.lookup()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id.ID != owner.ID || id.Email != owner.Email || id.Name != "Jeanne Bailleur" || id.Role != config.RoleOwner ||
+				len(id.Lots) != 1 || id.Lots[0] != "L1" || len(id.Mandates) != 1 || id.Mandates[0] != "M-9" {
+				t.Fatalf("got %+v", id)
+			}
+		})
+	}
+
+	t.Run("unknown", func(t *testing.T) {
+		if _, err := dir.ByID(ctx, "5d3c1b2a-0000-4000-8000-000000000000"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("by id: %v", err)
+		}
+		if _, err := dir.ByID(ctx, "not-a-uuid"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("malformed id: %v", err)
+		}
+		if _, err := dir.ByEmail(ctx, kratostest.UniqueEmail()); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("by e-mail: %v", err)
+		}
+	})
+	t.Run("inactive", func(t *testing.T) {
+		off := kratostest.NewIdentity(t, kratostest.Options{Inactive: true, MetadataPublic: map[string]any{"role": "tenant"}})
+		if _, err := dir.ByEmail(ctx, off.Email); !errors.Is(err, ErrIdentityInactive) {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("no role", func(t *testing.T) {
+		none := kratostest.NewIdentity(t, kratostest.Options{})
+		_, err := dir.ByID(ctx, none.ID)
+		if e := asError(err); e.Status != 403 || e.Code != "no_role" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("admin API down", func(t *testing.T) {
+		down := NewIdentityDirectory("http://127.0.0.1:1", nil)
+		if _, err := down.ByID(ctx, owner.ID); err == nil || errors.Is(err, ErrNotFound) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

@@ -3,6 +3,9 @@ package bridge
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -290,3 +293,9 @@ var errInjected = errors.New("injected failure")
 
 // nameHint is a fragment of the display name Kratos test clients get.
 func (c *client) nameHint() string { return "(locataire)" }
+
+func hmacHex(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return hex.EncodeToString(m.Sum(nil))
+}

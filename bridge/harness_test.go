@@ -62,6 +62,9 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 	if err != nil {
 		t.Fatalf("loading the stack's config: %v", err)
 	}
+	// Every test database numbers its references from 1, and all tests share
+	// one Redmine: a prefix of its own keeps each test's references unique.
+	cfg.ReferencePrefix = uniquePrefix()
 	if opts.mutateConfig != nil {
 		opts.mutateConfig(cfg)
 	}
@@ -275,6 +278,21 @@ func pngBytes(seed int) []byte {
 func pdfBytes() []byte {
 	return []byte("%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n")
 }
+
+// uniquePrefix returns a reference prefix no other test run uses.
+func uniquePrefix() string {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	b := make([]byte, 8)
+	n := time.Now().UnixNano() + prefixSeq.Add(1)*7919
+	b[0] = 'T'
+	for i := 1; i < len(b); i++ {
+		b[i] = letters[n%26]
+		n /= 26
+	}
+	return string(b)
+}
+
+var prefixSeq atomic.Int64
 
 // uniq returns a value unique to this run, for lots and mandate numbers.
 func uniqueName(prefix string) string {

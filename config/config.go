@@ -33,7 +33,10 @@ type Config struct {
 	// PublicURL is the address clients use to reach the customer space.
 	PublicURL string `yaml:"public_url"`
 	// LogLevel is one of debug, info, warn, error.
-	LogLevel   string     `yaml:"log_level"`
+	LogLevel string `yaml:"log_level"`
+	// ReferencePrefix starts every dossier reference (default "D":
+	// D-2026-000123). Instances sharing one Redmine need distinct prefixes.
+	ReferencePrefix string `yaml:"reference_prefix"`
 	Database   Database   `yaml:"database"`
 	Redmine    Redmine    `yaml:"redmine"`
 	Kratos     Kratos     `yaml:"kratos"`
@@ -69,7 +72,7 @@ type Redmine struct {
 	// PollInterval is how often the poller lists changed issues (default 10s).
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// PollOverlap is re-read before the stored cursor on each poll (default 2m).
-	PollOverlap  time.Duration      `yaml:"poll_overlap"`
+	PollOverlap  time.Duration       `yaml:"poll_overlap"`
 	CustomFields RedmineCustomFields `yaml:"custom_fields"`
 	// MandateTracker is the tracker of the owners' mandate tickets (default "Mandat").
 	MandateTracker string `yaml:"mandate_tracker"`
@@ -169,8 +172,8 @@ type Category struct {
 	Roles []Role `yaml:"roles"`
 	// Requires lists the request fields that must be filled: lot, location,
 	// payer, urgency, mandate.
-	Requires []string      `yaml:"requires"`
-	Redmine  RedmineRule   `yaml:"redmine"`
+	Requires []string    `yaml:"requires"`
+	Redmine  RedmineRule `yaml:"redmine"`
 	// Deadlines overrides the deadline policy for this category (see Deadlines).
 	Deadlines *CategoryDeadlines `yaml:"deadlines"`
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,6 +50,62 @@ type Deadlines struct {
 	// seeds' defaults apply (DefaultDeadlinePolicies); present, it is the
 	// whole list.
 	Policies []DeadlinePolicy `yaml:"policies"`
+	// Recipients say where staff alerts (warning, escalation) are e-mailed,
+	// by the Redmine user or group the issue is assigned to. The sync user
+	// can neither list a group's members nor read hidden e-mail addresses,
+	// hence this list.
+	Recipients []AlertRecipient `yaml:"recipients"`
+	// DefaultRecipients get the alerts of an issue whose assignee is in none
+	// of Recipients (nor a user with a visible e-mail address), or that is
+	// assigned to nobody.
+	DefaultRecipients []string `yaml:"default_recipients"`
+	// Escalation says what happens at 100 % of the allowed time.
+	Escalation Escalation `yaml:"escalation"`
+}
+
+// AlertRecipient gives the e-mail addresses of a Redmine user or group (by
+// id: the sync user cannot list users or groups). For a group, list its
+// members' addresses or a shared mailbox.
+type AlertRecipient struct {
+	Group  int      `yaml:"group"`
+	User   int      `yaml:"user"`
+	Name   string   `yaml:"name"`
+	Emails []string `yaml:"emails"`
+}
+
+// ID returns the Redmine principal id.
+func (r AlertRecipient) ID() int {
+	if r.Group != 0 {
+		return r.Group
+	}
+	return r.User
+}
+
+// Escalation is what the watcher does when a deadline passes, besides
+// e-mailing the assignee.
+type Escalation struct {
+	// PrivateNote writes a private note on the issue saying what is late and
+	// since when (default true). The sync user's role needs the permission
+	// "set notes private" (set_notes_private), not view_private_notes.
+	PrivateNote *bool `yaml:"private_note"`
+	// RaisePriorityTo is a Redmine priority name (such as High): an issue
+	// with a lower priority is raised to it. Empty: the priority is left.
+	RaisePriorityTo string `yaml:"raise_priority_to"`
+	// Cc are also e-mailed every escalation (not the warnings): a manager.
+	Cc []string `yaml:"cc"`
+}
+
+// WritesNote tells whether escalations write a private note.
+func (e Escalation) WritesNote() bool { return e.PrivateNote == nil || *e.PrivateNote }
+
+// RecipientsOf returns the configured addresses of a Redmine principal.
+func (d Deadlines) RecipientsOf(principalID int) ([]string, bool) {
+	for _, r := range d.Recipients {
+		if principalID != 0 && r.ID() == principalID {
+			return r.Emails, true
+		}
+	}
+	return nil, false
 }
 
 // DeadlinePolicy sets deadline targets for the requests it matches. An empty
@@ -257,6 +314,40 @@ func (d Deadlines) validate(v *validator, path string) {
 		v.errf(path+".warn_at", "%v", err)
 	}
 	validatePolicies(v, path+".policies", d.Policies, true)
+	seen := map[int]int{}
+	for i, r := range d.Recipients {
+		rp := fmt.Sprintf("%s.recipients[%d]", path, i)
+		switch {
+		case r.Group < 0 || r.User < 0:
+			v.errf(rp, "ids are positive: expected {group: ID, ...} or {user: ID, ...} with the id of the Redmine group or user")
+		case (r.Group == 0) == (r.User == 0):
+			v.errf(rp, "expected exactly one of group or user: the id of a Redmine group (such as {group: 5, name: Gestionnaires, emails: [...]}) or of a user")
+		default:
+			if j, dup := seen[r.ID()]; dup {
+				v.errf(rp, "Redmine id %d is already in %s.recipients[%d]: merge their emails", r.ID(), path, j)
+			} else {
+				seen[r.ID()] = i
+			}
+		}
+		if len(r.Emails) == 0 {
+			v.errf(rp+".emails", "required: expected the e-mail addresses alerts go to, such as [gestion@agence.fr]")
+		}
+		validateEmails(v, rp+".emails", r.Emails)
+	}
+	validateEmails(v, path+".default_recipients", d.DefaultRecipients)
+	validateEmails(v, path+".escalation.cc", d.Escalation.Cc)
+	if p := d.Escalation.RaisePriorityTo; p != "" && strings.TrimSpace(p) != p {
+		v.errf(path+".escalation.raise_priority_to", "%q has spaces around it: expected a Redmine priority name such as High", p)
+	}
+}
+
+func validateEmails(v *validator, path string, list []string) {
+	for i, e := range list {
+		a, err := mail.ParseAddress(e)
+		if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+			v.errf(fmt.Sprintf("%s[%d]", path, i), "%q is not an e-mail address: expected one address such as gestion@agence.fr", e)
+		}
+	}
 }
 
 func (d CategoryDeadlines) validate(v *validator, path string) {

@@ -32,6 +32,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Listen, DefaultListen)
 	def(&c.PublicURL, "http://"+c.Listen)
 	def(&c.LogLevel, "info")
+	def(&c.ReferencePrefix, "D")
 	if c.Database.MaxConns == 0 {
 		c.Database.MaxConns = 10
 	}
@@ -91,6 +92,8 @@ func (c *Config) loadSecrets(v *validator) {
 	load("webhooks.inbound_secret_file", "PASSERELLE_INBOUND_WEBHOOK_SECRET", c.Webhooks.InboundSecretFile, &c.Webhooks.InboundSecret)
 }
 
+var referencePrefixRe = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,9}$`)
+
 var categoryIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 
 // requestFields are the optional request fields a category may require.
@@ -113,6 +116,9 @@ func (c *Config) validate(v *validator) {
 		v.errf("listen", "%q is not a host:port address such as 127.0.0.1:8080", c.Listen)
 	}
 	checkURL("public_url", c.PublicURL, true)
+	if !referencePrefixRe.MatchString(c.ReferencePrefix) {
+		v.errf("reference_prefix", "%q: expected 1 to 10 capital letters or digits, starting with a letter, such as D", c.ReferencePrefix)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

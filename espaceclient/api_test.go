@@ -589,7 +589,7 @@ func TestConcurrentReferences(t *testing.T) {
 	sort.Strings(refs)
 	year := time.Now().In(mustParis(t)).Year()
 	for i, r := range refs {
-		if want := FormatReference(year, int64(i+1)); r != want {
+		if want := FormatReference("D", year, int64(i+1)); r != want {
 			t.Fatalf("references %v: #%d is %q, want %q", refs, i, r, want)
 		}
 	}

@@ -230,7 +230,7 @@ func (s *Service) storeNewRequest(ctx context.Context, cfg *config.Config, req R
 	body string, files []checkedFile, source string, now time.Time) (Request, error) {
 	first := newThreadItem{msg: clientMessage(id, body, source, now), files: files}
 	year := now.In(s.location(cfg)).Year()
-	r, m, err := s.store.createRequest(ctx, req, first, year, func(tx pgx.Tx, r Request, m Message) error {
+	r, m, err := s.store.createRequest(ctx, req, first, cfg.ReferencePrefix, year, func(tx pgx.Tx, r Request, m Message) error {
 		if err := s.outbox.RequestCreated(ctx, tx, r, m); err != nil {
 			return outboxFailure{err}
 		}

@@ -80,7 +80,7 @@ func notFound(err error) error {
 // ends, so concurrent creations are serialized on it and two requests never
 // share a number; a rolled-back transaction gives its number back, which is
 // harmless since the reference was never shown.
-func nextReference(ctx context.Context, tx pgx.Tx, year int) (string, error) {
+func nextReference(ctx context.Context, tx pgx.Tx, prefix string, year int) (string, error) {
 	var n int64
 	err := tx.QueryRow(ctx, `
 		INSERT INTO reference_counters (year, last_value) VALUES ($1, 1)
@@ -89,12 +89,12 @@ func nextReference(ctx context.Context, tx pgx.Tx, year int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("taking a reference number: %w", err)
 	}
-	return FormatReference(year, n), nil
+	return FormatReference(prefix, year, n), nil
 }
 
-// FormatReference writes a dossier reference: D-2026-000123.
-func FormatReference(year int, n int64) string {
-	return fmt.Sprintf("D-%04d-%06d", year, n)
+// FormatReference writes a dossier reference: D-2026-000123 (prefix D).
+func FormatReference(prefix string, year int, n int64) string {
+	return fmt.Sprintf("%s-%04d-%06d", prefix, year, n)
 }
 
 // ts returns t in UTC truncated to PostgreSQL's microsecond precision, so

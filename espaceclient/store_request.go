@@ -170,12 +170,12 @@ type newThreadItem struct {
 // createRequest stores a new request with its first message and files, taking
 // the year's next reference, then calls hook in the same transaction: if the
 // hook fails nothing is stored. It returns what was stored.
-func (s *Store) createRequest(ctx context.Context, req Request, first newThreadItem, year int,
+func (s *Store) createRequest(ctx context.Context, req Request, first newThreadItem, prefix string, year int,
 	hook func(tx pgx.Tx, req Request, msg Message) error) (Request, Message, error) {
 	var outReq Request
 	var outMsg Message
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		ref, err := nextReference(ctx, tx, year)
+		ref, err := nextReference(ctx, tx, prefix, year)
 		if err != nil {
 			return err
 		}

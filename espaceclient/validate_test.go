@@ -115,8 +115,8 @@ func TestStatusAndLabels(t *testing.T) {
 		{"closed", StatusLabel(config.StatusClosed), "clôturé"},
 		{"payer", PayerLabel("syndic"), "Le syndic de copropriété"},
 		{"urgency", UrgencyLabel("high"), "Élevée"},
-		{"reference", FormatReference(2026, 123), "D-2026-000123"},
-		{"reference past a million", FormatReference(2026, 1234567), "D-2026-1234567"},
+		{"reference", FormatReference("D", 2026, 123), "D-2026-000123"},
+		{"reference past a million", FormatReference("D", 2026, 1234567), "D-2026-1234567"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -127,6 +127,7 @@ cf_specs.each do |key, (name, flags)|
   was_new = cf.new_record?
   cf.field_format = 'string' if was_new
   cf.assign_attributes(flags.merge(is_for_all: true, visible: true, editable: true, is_required: false))
+  cf.tracker_ids = new_tracker_ids if was_new
   if was_new || cf.changed?
     cf.save!
     changes << (was_new ? "custom field #{name}" : "custom field #{name} updated")

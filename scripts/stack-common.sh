@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this file
 # Shared by scripts/stack.sh and scripts/stack-down.sh (sourced, not run).
 #
 # Every background service started by the stack has a pid file .stack/pids/NAME.pid holding "PID MARKER":
@@ -43,11 +43,12 @@ die() {
 }
 
 # run_as_root CMD...: root commands (package install, PostgreSQL cluster) also work from a sudoer.
+# fd 9 (the stack lock) is closed: a daemon started by CMD (postgres, a package's postinst) must not keep it.
 run_as_root() {
   if ((EUID == 0)); then
-    "$@"
+    "$@" 9>&-
   elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
+    sudo "$@" 9>&-
   else
     die "'$*' needs root (run as root or install sudo)"
   fi
@@ -59,9 +60,17 @@ pid_of() {
   [[ -s $file ]] || return 1
   read -r pid marker <"$file" || true
   [[ $pid =~ ^[0-9]+$ && -n $marker && -r /proc/$pid/cmdline ]] || return 1
-  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   [[ $cmdline == *"$marker"* ]] || return 1
   printf '%s\n' "$pid"
+}
+
+# alive PID: the process exists and is not a zombie (PID 1 here may reap its adopted children late).
+alive() {
+  local stat
+  stat=$(cat 2>/dev/null "/proc/$1/stat") || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 
 # stop_service NAME: stops the process group recorded in NAME's pid file (TERM, then KILL after 20 s).
@@ -73,10 +82,10 @@ stop_service() {
   fi
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.2
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     warn "$name (pid $pid) ignored SIGTERM for 20 s: SIGKILL"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     sleep 0.2

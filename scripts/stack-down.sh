@@ -17,7 +17,10 @@ if [[ ! -d $PIDS_DIR ]]; then
 fi
 mkdir -p "$RUN_DIR"
 exec 9>"$RUN_DIR/stack.lock"
-flock -w 600 9 || die "another 'make stack' or 'make stack-down' still runs after 10 minutes"
+if ! flock -n 9; then
+  log "stack-down: waiting for a running 'make stack' to finish"
+  flock -w 300 9 || die "another 'make stack' or 'make stack-down' still runs after 5 minutes"
+fi
 
 stopped=0
 # Kratos first (its courier writes to the SMTP catcher), then the SMTP catcher and Redmine, then any pid file

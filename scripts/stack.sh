@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # jq filters are single-quoted on purpose
 # make stack — start Passerelle's real dev/test stack on 127.0.0.1, idempotently:
 #   PostgreSQL 15 (:5432), Redmine 5.0.4 on WEBrick (:3000), Ory Kratos v1.3.1 (:4433 public, :4434 admin),
 #   an SMTP catcher (aiosmtpd, :1025, one file per message in .stack/maildir).
@@ -12,6 +13,7 @@
 #   failing component's log printed with it is longer (200 lines instead of 40).
 set -Eeuo pipefail
 export LC_ALL=C
+export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost # every call below is to loopback
 
 # shellcheck source=scripts/stack-common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/stack-common.sh"
@@ -27,6 +29,8 @@ KRATOS_PUBLIC_URL=http://127.0.0.1:4433
 KRATOS_ADMIN_URL=http://127.0.0.1:4434
 
 REDMINE_DIR=/usr/share/redmine
+REDMINE_DB_CONFIG=/etc/redmine/default/database.yml
+REDMINE_ENV_CONFIG=$REDMINE_DIR/config/additional_environment.rb
 REDMINE_URL=http://127.0.0.1:3000
 REDMINE_PROJECT=gestion-locative
 REDMINE_DEMO_PASSWORD=Passerelle-demo-2026
@@ -79,22 +83,46 @@ ensure_port_free() {
   fi
 }
 
-# start_bg NAME MARKER LOGFILE WORKDIR CMD...: runs CMD in its own session, records "PID MARKER".
+# clean_env CMD...: CMD with a minimal environment. The caller's may hold .stack/env (DATABASE_URL would make
+# Rails use Passerelle's PostgreSQL instead of Redmine's database.yml) or variables Kratos reads as
+# configuration (DSN, SERVE_*, SECRETS_*...). UTF-8 locale: Redmine (Ruby) reads and writes accented text.
+CLEAN_ENV=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="${HOME:-/root}"
+  LANG=C.UTF-8 LC_ALL=C.UTF-8)
+clean_env() { "${CLEAN_ENV[@]}" "$@"; }
+
+# spec_of TEXT FILE...: fingerprint of what a service runs (its command line, the files it reads at start).
+spec_of() { { printf '%s\n' "${CLEAN_ENV[*]} $1"; cat "${@:2}"; } | sha256sum | cut -c1-16; }
+
+# service_current NAME SPEC CHECK...: NAME is ours, was started with SPEC, and CHECK says it answers.
+service_current() {
+  local name=$1 spec=$2
+  shift 2
+  pid_of "$name" >/dev/null || return 1
+  if [[ $(cat "$RUN_DIR/$name.spec" 2>/dev/null) != "$spec" ]]; then
+    log "$name: its command or configuration changed: restarting"
+    return 1
+  fi
+  "$@"
+}
+
+# start_bg NAME MARKER SPEC LOGFILE WORKDIR CMD...: runs CMD in its own session and a clean environment
+# (clean_env), records "PID MARKER" in .stack/pids/NAME.pid and SPEC in .stack/run/NAME.spec.
 start_bg() {
-  local name=$1 marker=$2 logfile=$3 workdir=$4
-  shift 4
+  local name=$1 marker=$2 spec=$3 logfile=$4 workdir=$5
+  shift 5
   printf '\n=== %s: %s\n' "$(date -Is)" "$*" >>"$logfile"
   # fd 9 is the stack lock: a daemon must not inherit it.
-  (cd "$workdir" && exec setsid "$@" >>"$logfile" 2>&1 </dev/null 9>&-) &
+  (cd "$workdir" && exec setsid "${CLEAN_ENV[@]}" "$@" >>"$logfile" 2>&1 </dev/null 9>&-) &
   local pid=$! i
   printf '%s %s\n' "$pid" "$marker" >"$PIDS_DIR/$name.pid"
   # The pid is our subshell until it has exec'd the command: wait for that before anyone checks the marker.
   for ((i = 0; i < 50; i++)); do
-    pid_of "$name" >/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || break
+    pid_of "$name" >/dev/null && break
+    alive "$pid" || break
     sleep 0.1
   done
   pid_of "$name" >/dev/null || die "$name did not start: $*" "$logfile"
+  echo "$spec" >"$RUN_DIR/$name.spec"
 }
 
 # wait_until NAME SECONDS LOGFILE CHECK...: polls CHECK until it succeeds; fails early if NAME died.
@@ -154,9 +182,14 @@ start_postgres() {
       die "pg_createcluster $PG_VERSION $PG_CLUSTER failed" "$LOG_DIR/postgres.log"
     line=$(pg_lsclusters -h | awk -v v="$PG_VERSION" -v c="$PG_CLUSTER" '$1 == v && $2 == c')
   fi
-  read -r _ _ port status _ <<<"$line"
+  local datadir
+  read -r _ _ port status _ datadir _ <<<"$line"
   [[ $port == "$PG_PORT" ]] || die "cluster $PG_VERSION/$PG_CLUSTER listens on port $port, expected $PG_PORT"
   if [[ $status == online* ]]; then
+    # A mark older than the running server is from an earlier boot: this server was not started by us.
+    if [[ -f $PG_STARTED_MARK ]] && run_as_root test "$PG_STARTED_MARK" -ot "$datadir/postmaster.pid"; then
+      rm -f "$PG_STARTED_MARK"
+    fi
     log "postgres: cluster $PG_VERSION/$PG_CLUSTER already running"
   else
     ensure_port_free postgresql "$PG_PORT"
@@ -213,17 +246,17 @@ smtp_ready() {
 
 start_smtp() {
   step smtp "$LOG_DIR/smtp.log"
-  mkdir -p "$MAILDIR"
-  if pid_of smtp >/dev/null && smtp_ready; then
+  mkdir -p "$MAILDIR"/{tmp,new,cur}
+  local cmd=("$PYTHON" "$REPO_ROOT/scripts/smtp-catcher.py" "127.0.0.1:$SMTP_PORT" "$MAILDIR") spec
+  spec=$(spec_of "${cmd[*]}" "$REPO_ROOT/scripts/smtp-catcher.py")
+  if service_current smtp "$spec" smtp_ready; then
     log "smtp: already running on 127.0.0.1:$SMTP_PORT"
     return
   fi
   stop_service smtp
   ensure_port_free smtp "$SMTP_PORT"
-  # aiosmtpd's own CLI: the Mailbox handler takes the Maildir as its one argument. -n: stay root (no setuid
-  # to nobody, which could not write .stack/maildir); -u: accept SMTPUTF8.
-  start_bg smtp aiosmtpd "$LOG_DIR/smtp.log" "$REPO_ROOT" \
-    "$PYTHON" -m aiosmtpd -n -u -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR"
+  # aiosmtpd's Mailbox handler (one file per message), logging one line per message.
+  start_bg smtp smtp-catcher.py "$spec" "$LOG_DIR/smtp.log" "$REPO_ROOT" "${cmd[@]}"
   wait_until smtp 20 "$LOG_DIR/smtp.log" smtp_ready
   log "smtp: started on 127.0.0.1:$SMTP_PORT, Maildir $MAILDIR"
 }
@@ -244,7 +277,7 @@ remove_stale_rails_pidfile() {
     /var/cache/redmine/default/tmp/pids/server.pid; do
     [[ -f $file ]] || continue
     pid=$(<"$file")
-    if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q rails; then
+    if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q rails; then
       [[ $file == "$RUN_DIR/redmine-server.pid" ]] &&
         die "a Redmine server (pid $pid) not recorded in $PIDS_DIR is running: stop it first"
       continue
@@ -254,22 +287,49 @@ remove_stale_rails_pidfile() {
   done
 }
 
-start_redmine() {
-  step redmine "$LOG_DIR/redmine.log"
-  [[ -x $REDMINE_DIR/bin/rails ]] || die "Redmine is not installed in $REDMINE_DIR"
+# Redmine on SQLite behind WEBrick (a thread per request) answers concurrent writes with 500s
+# ("SQLite3::BusyException: database is locked", seen with 8 parallel issue creations). Two local settings:
+# - Rack::Lock in config/additional_environment.rb (Redmine's hook for local settings): one request at a time,
+#   as SQLite can only take one writer anyway;
+# - a busy timeout in database.yml (Debian sets none): the rails runner and background threads wait for the
+#   lock instead of failing at once.
+ensure_redmine_local_config() {
   if ! grep -Eqs '^[[:space:]]*gem[[:space:]]+["'\'']webrick["'\'']' "$REDMINE_DIR/Gemfile.local"; then
     log "redmine: adding gem \"webrick\" to $REDMINE_DIR/Gemfile.local (Debian ships no other app server)"
     echo 'gem "webrick"' | run_as_root tee -a "$REDMINE_DIR/Gemfile.local" >/dev/null
   fi
-  if pid_of redmine >/dev/null && redmine_ready; then
+  grep -Eq '^[[:space:]]+adapter:[[:space:]]*sqlite3' "$REDMINE_DB_CONFIG" || return 0
+  if ! grep -Eq '^[[:space:]]+timeout:' "$REDMINE_DB_CONFIG"; then
+    log "redmine: setting an SQLite busy timeout (10 s) in $REDMINE_DB_CONFIG"
+    run_as_root sed -i -E 's/^([[:space:]]+)adapter:[[:space:]]*sqlite3[[:space:]]*$/&\n\1timeout: 10000/' \
+      "$REDMINE_DB_CONFIG"
+  fi
+  if ! grep -qs 'Rack::Lock' "$REDMINE_ENV_CONFIG"; then
+    log "redmine: serving one request at a time (Rack::Lock in $REDMINE_ENV_CONFIG): SQLite takes one writer"
+    run_as_root tee -a "$REDMINE_ENV_CONFIG" >/dev/null <<'RUBY'
+# Added by Passerelle's scripts/stack.sh: this Redmine runs on SQLite, which takes one writer at a time, and
+# WEBrick serves each request in its own thread (concurrent writes failed with SQLite3::BusyException).
+require 'rack/lock'
+config.middleware.insert_before 0, Rack::Lock
+RUBY
+  fi
+}
+
+start_redmine() {
+  step redmine "$LOG_DIR/redmine.log"
+  [[ -x $REDMINE_DIR/bin/rails ]] || die "Redmine is not installed in $REDMINE_DIR"
+  ensure_redmine_local_config
+  local cmd=(env RAILS_ENV=production bin/rails server -u webrick -b 127.0.0.1 -p 3000 -P "$RUN_DIR/redmine-server.pid")
+  local spec
+  spec=$(spec_of "${cmd[*]}" "$REDMINE_DIR/Gemfile.local" "$REDMINE_DB_CONFIG" "$REDMINE_ENV_CONFIG")
+  if service_current redmine "$spec" redmine_ready; then
     log "redmine: already running on $REDMINE_URL"
     return
   fi
   stop_service redmine
   remove_stale_rails_pidfile
   ensure_port_free redmine 3000
-  start_bg redmine rails "$LOG_DIR/redmine.log" "$REDMINE_DIR" \
-    env RAILS_ENV=production bin/rails server -u webrick -b 127.0.0.1 -p 3000 -P "$RUN_DIR/redmine-server.pid"
+  start_bg redmine rails "$spec" "$LOG_DIR/redmine.log" "$REDMINE_DIR" "${cmd[@]}"
   REDMINE_STARTING=1
   log "redmine: starting WEBrick on $REDMINE_URL (log .stack/logs/redmine.log)"
 }
@@ -387,17 +447,17 @@ provision_redmine() {
   step "redmine provisioning" "$LOG_DIR/redmine-provision.log"
   if redmine_state_valid; then
     log "redmine: provisioning up to date (STACK_REPROVISION=1 forces it)"
-    REDMINE_PROVISIONED=0
     return
   fi
   log "redmine: provisioning (rails runner: settings, trackers, workflows, custom fields, roles)"
   : >"$LOG_DIR/redmine-provision.log"
   local out
-  out=$(cd "$REDMINE_DIR" && RAILS_ENV=production bin/rails runner "$REPO_ROOT/scripts/redmine-provision.rb" \
+  out=$(cd "$REDMINE_DIR" && clean_env RAILS_ENV=production bin/rails runner "$REPO_ROOT/scripts/redmine-provision.rb" \
     2>>"$LOG_DIR/redmine-provision.log") ||
-    die "bin/rails runner scripts/redmine-provision.rb failed" "$LOG_DIR/redmine-provision.log"
+    die "bin/rails runner scripts/redmine-provision.rb failed: $(grep -Ev '^[[:space:]]+from ' \
+      "$LOG_DIR/redmine-provision.log" | head -n 3)" "$LOG_DIR/redmine-provision.log"
   printf '%s\n' "$out" >>"$LOG_DIR/redmine-provision.log"
-  grep '^# changed' <<<"$out" | sed 's/^# changed: /    /' || true
+  grep '^# changed' <<<"$out" | sed 's/^# changed: /    /' || echo "    (nothing to change)"
   local line
   while IFS= read -r line; do
     [[ $line =~ ^[A-Z0-9_]+=[^[:space:]]*$ ]] && declare -g "$line"
@@ -454,7 +514,6 @@ provision_redmine() {
 
   check_redmine
   save_redmine_state
-  REDMINE_PROVISIONED=1
   log "redmine: provisioned"
 }
 
@@ -490,6 +549,17 @@ check_redmine() {
       [[ -n $id ]] && api DELETE "/issues/$id.json" "$ADMIN_API_KEY"
     done
   }
+  # Leftovers of a check that was interrupted would fool the custom-field filter check below.
+  local cf stale
+  for cf in "cf_$CF_REFERENCE_ID=TEST-STACK-CHECK" "cf_$CF_MANDATE_ID=M-STACK-CHECK"; do
+    api_ok GET "/issues.json?project_id=$REDMINE_PROJECT&status_id=*&$cf&limit=100" "$ADMIN_API_KEY" 200
+    stale=$(json_of '.issues[].id')
+    if [[ -n $stale ]]; then
+      note "deleting leftovers of an earlier check: ${stale//$'\n'/ }"
+      # shellcheck disable=SC2086 # a list of ids
+      cleanup_check_issues $stale
+    fi
+  done
 
   body=$(jq -n --arg p "$REDMINE_PROJECT" --argjson t "$TRACKER_MANDAT_ID" --argjson cf "$CF_MANDATE_ID" \
     '{issue: {project_id: $p, tracker_id: $t, subject: "[stack check] mandat", custom_fields: [{id: $cf, value: "M-STACK-CHECK"}]}}')
@@ -549,7 +619,7 @@ check_redmine() {
   api_ok GET "/issues.json?project_id=$REDMINE_PROJECT&status_id=*&cf_$CF_REFERENCE_ID=TEST-STACK-CHECK" "$SYNC_API_KEY" 200
   [[ $(json_of '[.issues[].id] | tojson') == "[$child]" ]] || failures+=("cf filter found $(json_of '[.issues[].id] | tojson')")
 
-  # Staff can assign to the group too, and the sync user may not delete.
+  # The sync user may not delete issues.
   api DELETE "/issues/$child.json" "$SYNC_API_KEY"
   [[ $API_STATUS == 403 ]] || failures+=("sync user DELETE answered $API_STATUS (expected 403)")
 
@@ -615,14 +685,13 @@ EOF
 start_kratos() {
   step kratos "$LOG_DIR/kratos.log"
   ensure_kratos_secrets
-  local confsum
-  confsum=$(sha_of "$KRATOS_CONFIG" "$KRATOS_SCHEMA" "$KRATOS_SECRETS")
-  if pid_of kratos >/dev/null && kratos_ready; then
-    if [[ $(cat "$RUN_DIR/kratos.confsum" 2>/dev/null) == "$confsum" ]]; then
-      log "kratos: already running ($KRATOS_PUBLIC_URL, admin $KRATOS_ADMIN_URL)"
-      return
-    fi
-    log "kratos: configuration changed: restarting"
+  local cmd=(env DSN="$KRATOS_DSN" "$KRATOS_BIN" serve -c "$KRATOS_CONFIG" -c "$KRATOS_SECRETS"
+    --dev --watch-courier --sqa-opt-out)
+  local spec
+  spec=$(spec_of "${cmd[*]}" "$KRATOS_CONFIG" "$KRATOS_SCHEMA" "$KRATOS_SECRETS")
+  if service_current kratos "$spec" kratos_ready; then
+    log "kratos: already running ($KRATOS_PUBLIC_URL, admin $KRATOS_ADMIN_URL)"
+    return
   fi
   stop_service kratos
   build_kratos
@@ -630,24 +699,37 @@ start_kratos() {
   ensure_port_free kratos 4433
   ensure_port_free kratos 4434
   log "kratos: migrating database kratos"
-  (cd "$REPO_ROOT" && DSN=$KRATOS_DSN "$KRATOS_BIN" migrate sql -e --yes) >>"$LOG_DIR/kratos-migrate.log" 2>&1 ||
+  (cd "$REPO_ROOT" && clean_env DSN="$KRATOS_DSN" "$KRATOS_BIN" migrate sql -e --yes) >>"$LOG_DIR/kratos-migrate.log" 2>&1 ||
     die "kratos migrate sql failed" "$LOG_DIR/kratos-migrate.log"
   # Started from the repository root: kratos.yml names the identity schema relative to it.
-  start_bg kratos "$KRATOS_BIN" "$LOG_DIR/kratos.log" "$REPO_ROOT" \
-    env DSN="$KRATOS_DSN" "$KRATOS_BIN" serve -c "$KRATOS_CONFIG" -c "$KRATOS_SECRETS" --dev --watch-courier --sqa-opt-out
+  start_bg kratos "$KRATOS_BIN" "$spec" "$LOG_DIR/kratos.log" "$REPO_ROOT" "${cmd[@]}"
   wait_until kratos 60 "$LOG_DIR/kratos.log" kratos_ready
-  echo "$confsum" >"$RUN_DIR/kratos.confsum"
   log "kratos: up ($KRATOS_PUBLIC_URL, admin $KRATOS_ADMIN_URL, courier to 127.0.0.1:$SMTP_PORT)"
 }
 
 # --- .stack/env -------------------------------------------------------------------------------------------
 
+# write_env NAME VALUE ...: writes .stack/env atomically.
 write_env() {
   step "write .stack/env"
   local tmp=$STACK_DIR/env.tmp
+  local name value
   {
     echo "# Written by scripts/stack.sh ($(date -Is)). Source it: . .stack/env"
-    printf 'export %s=%q\n' \
+    echo "# One export KEY='value' per line (no value holds a quote): simple parsers may strip the quotes."
+    while (($#)); do
+      name=$1 value=$2
+      shift 2
+      [[ -n $value && $value != *"'"* ]] || die "internal: bad value for $name: '$value'"
+      printf "export %s='%s'\n" "$name" "$value"
+    done
+  } >"$tmp"
+  chmod 600 "$tmp"
+  mv "$tmp" "$STACK_DIR/env"
+}
+
+write_stack_env() {
+  write_env \
       STACK_DIR "$STACK_DIR" \
       DATABASE_URL "$DATABASE_URL" \
       TEST_DATABASE_ADMIN_URL "$TEST_DATABASE_ADMIN_URL" \
@@ -686,9 +768,6 @@ write_env() {
       SMTP_ADDR "127.0.0.1:$SMTP_PORT" \
       MAILDIR "$MAILDIR" \
       PASSERELLE_CONFIG "$STACK_DIR/passerelle.yaml"
-  } >"$tmp"
-  chmod 600 "$tmp"
-  mv "$tmp" "$STACK_DIR/env"
 }
 
 run_stack_config() {
@@ -701,9 +780,13 @@ run_stack_config() {
 }
 
 main() {
-  mkdir -p "$PIDS_DIR" "$RUN_DIR" "$LOG_DIR" "$MAILDIR"
+  mkdir -p "$PIDS_DIR" "$RUN_DIR" "$LOG_DIR"
+  : >"$RUN_DIR/api-body" && chmod 600 "$RUN_DIR/api-body" # Redmine answers land there, API keys included
   exec 9>"$RUN_DIR/stack.lock"
-  flock -n 9 || die "another 'make stack' or 'make stack-down' is running"
+  if ! flock -n 9; then
+    log "stack: another 'make stack' or 'make stack-down' is running: waiting for it"
+    flock -w 900 9 || die "the other 'make stack' or 'make stack-down' still runs after 15 minutes"
+  fi
   log "stack: starting in ${STACK_DIR}"
   ensure_packages
   start_postgres
@@ -712,9 +795,9 @@ main() {
   start_kratos
   wait_redmine
   provision_redmine
-  write_env
+  write_stack_env
   run_stack_config
-  step done
+  step finished
   log "stack: ready — source .stack/env
     Redmine   $REDMINE_URL/projects/$REDMINE_PROJECT  (staff: gestionnaire / comptable, password $REDMINE_DEMO_PASSWORD)
     Kratos    public $KRATOS_PUBLIC_URL, admin $KRATOS_ADMIN_URL

@@ -7,3 +7,30 @@ stack:
 # Stops exactly what `make stack` started.
 stack-down:
 	bash scripts/stack-down.sh
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+
+.PHONY: build test unit check demo
+
+# The binary.
+build:
+	$(GO) build -o bin/passerelle ./cmd/passerelle
+
+# The README's test command: the real stack, then every test with the race detector.
+test: stack
+	$(GO) vet ./...
+	CI=$(CI) $(GO) test -race -count=1 -timeout 40m ./...
+
+# Tests that need no service (they skip, or fail under CI=true, without the stack).
+unit:
+	$(GO) test -count=1 ./config ./redmine ./bridge/sla
+
+# Formatting and vet.
+check:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# The real thing, with demo clients; prints the logins.
+demo:
+	bash scripts/demo.sh

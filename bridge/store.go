@@ -143,14 +143,14 @@ type deliveryStore struct{ pool *pgxpool.Pool }
 // begin claims a delivery id. fresh is true for a new id; otherwise status
 // and response are the first answer (status 0: still being processed).
 func (s deliveryStore) begin(ctx context.Context, id string) (status int, response []byte, fresh bool, err error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO inbound_deliveries (webhook_id, status_code, response) VALUES ($1, 0, 'null') ON CONFLICT (webhook_id) DO NOTHING`, id)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO inbound_deliveries (webhook_id, status_code, response) VALUES ($1, 0, '') ON CONFLICT (webhook_id) DO NOTHING`, id)
 	if err != nil {
 		return 0, nil, false, fmt.Errorf("claiming delivery %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 1 {
 		return 0, nil, true, nil
 	}
-	err = s.pool.QueryRow(ctx, `SELECT status_code, response::text FROM inbound_deliveries WHERE webhook_id = $1`, id).Scan(&status, &response)
+	err = s.pool.QueryRow(ctx, `SELECT status_code, response FROM inbound_deliveries WHERE webhook_id = $1`, id).Scan(&status, &response)
 	if err != nil {
 		return 0, nil, false, fmt.Errorf("reading delivery %s: %w", id, err)
 	}
@@ -159,7 +159,7 @@ func (s deliveryStore) begin(ctx context.Context, id string) (status int, respon
 
 // finish stores a delivery's answer.
 func (s deliveryStore) finish(ctx context.Context, id string, status int, response []byte) error {
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_deliveries SET status_code = $2, response = $3::jsonb WHERE webhook_id = $1`, id, status, string(response))
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_deliveries SET status_code = $2, response = $3 WHERE webhook_id = $1`, id, status, string(response))
 	return err
 }
 

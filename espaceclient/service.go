@@ -230,7 +230,7 @@ func (s *Service) storeNewRequest(ctx context.Context, cfg *config.Config, req R
 	body string, files []checkedFile, source string, now time.Time) (Request, error) {
 	first := newThreadItem{msg: clientMessage(id, body, source, now), files: files}
 	year := now.In(s.location(cfg)).Year()
-	r, m, err := s.store.createRequest(ctx, req, first, cfg.ReferencePrefix, year, func(tx pgx.Tx, r Request, m Message) error {
+	r, m, err := s.store.createRequest(ctx, req, first, referencePrefix(cfg), year, func(tx pgx.Tx, r Request, m Message) error {
 		if err := s.outbox.RequestCreated(ctx, tx, r, m); err != nil {
 			return outboxFailure{err}
 		}
@@ -780,4 +780,13 @@ func truncateRunes(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+// referencePrefix is the configured prefix, "D" for a configuration built
+// in code without defaults.
+func referencePrefix(cfg *config.Config) string {
+	if cfg.ReferencePrefix == "" {
+		return "D"
+	}
+	return cfg.ReferencePrefix
 }

@@ -91,9 +91,27 @@ func Env(t testing.TB, names ...string) []string {
 // Get returns one stack variable (see Env).
 func Get(t testing.TB, name string) string { return Env(t, name)[0] }
 
-// NewDatabase creates an empty database for this test, migrated to the
-// current schema, and drops it when the test ends. It returns its URL.
+// NewDatabase creates a database for this test, migrated to the current
+// schema, and drops it when the test ends. It returns its URL.
 func NewDatabase(t testing.TB) string {
+	t.Helper()
+	url := NewEmptyDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pool, err := database.Open(ctx, url, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := database.Migrate(ctx, pool); err != nil {
+		t.Fatalf("migrating test database: %v", err)
+	}
+	return url
+}
+
+// NewEmptyDatabase creates an empty database (no schema) for this test and
+// drops it when the test ends. It returns its URL.
+func NewEmptyDatabase(t testing.TB) string {
 	t.Helper()
 	admin := Get(t, "TEST_DATABASE_ADMIN_URL")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -119,16 +137,7 @@ func NewDatabase(t testing.TB) string {
 		defer c.Close(ctx)
 		_, _ = c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
-	url := replaceDBName(admin, name)
-	pool, err := database.Open(ctx, url, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	if _, err := database.Migrate(ctx, pool); err != nil {
-		t.Fatalf("migrating test database: %v", err)
-	}
-	return url
+	return replaceDBName(admin, name)
 }
 
 // NewPool is NewDatabase and an open pool on it, closed at the end of the test.

@@ -54,7 +54,7 @@ func TestStaffNoteAndStatusFlowBackOncePrivateNeverAppears(t *testing.T) {
 	ctx := context.Background()
 	tenant, r, issueID := h.mirrored("autre")
 
-	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Bonjour, un technicien passe jeudi matin.", StatusID: h.statusID("In Progress")}); err != nil {
+	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Bonjour, un technicien passe jeudi matin.\n<b>Détails</b> : https://agence.example/rdv", StatusID: h.statusID("In Progress")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "NOTE PRIVÉE : locataire en retard de loyer.", PrivateNotes: true}); err != nil {
@@ -72,8 +72,16 @@ func TestStaffNoteAndStatusFlowBackOncePrivateNeverAppears(t *testing.T) {
 		t.Errorf("status = %s, want in_progress", got.Status)
 	}
 	for _, m := range got.Messages {
-		if m.Kind == "message" && m.AuthorKind == "staff" && m.AuthorName != "Marie" {
-			t.Errorf("staff note signed %q, want the first name Marie", m.AuthorName)
+		if m.Kind == "message" && m.AuthorKind == "staff" {
+			if m.AuthorName != "Marie" {
+				t.Errorf("staff note signed %q, want the first name Marie", m.AuthorName)
+			}
+			// Shown safely: escaped, line breaks and links kept.
+			for _, want := range []string{"&lt;b&gt;Détails&lt;/b&gt;", "<br>", `<a href="https://agence.example/rdv"`} {
+				if !strings.Contains(m.BodyHTML, want) {
+					t.Errorf("body_html lacks %q: %s", want, m.BodyHTML)
+				}
+			}
 		}
 	}
 	// More polls, and a refresh forced by a nudge, change nothing.

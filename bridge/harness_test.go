@@ -179,6 +179,7 @@ type apiRequest struct {
 		Kind        string `json:"kind"`
 		AuthorName  string `json:"author_name"`
 		Body        string `json:"body"`
+		BodyHTML    string `json:"body_html"`
 		Attachments []struct {
 			ID       string `json:"id"`
 			Filename string `json:"filename"`

@@ -13,6 +13,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
+	"passerelle/internal/testenv"
 	"passerelle/redmine"
 )
 
@@ -132,6 +133,17 @@ func TestOwnerRIBChangeBecomesSubtaskOfMandateTicket(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no acknowledgment with the Redmine number in the thread: %+v", got.Messages)
+	}
+
+	// Accounting closes the subtask with a public note: the owner sees both.
+	accounting := redmine.New(redmine.Config{URL: testenv.Get(t, "REDMINE_URL"), APIKey: testenv.Get(t, "REDMINE_ACCOUNTING_API_KEY")})
+	if err := accounting.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Votre nouveau RIB est enregistré.", StatusID: h.statusID("Closed")}); err != nil {
+		t.Fatal(err)
+	}
+	h.poll()
+	got = owner.get(r.ID)
+	if countMessages(got, "message", "Votre nouveau RIB est enregistré.") != 1 || got.Status != "closed" {
+		t.Errorf("owner's request after accounting closed the subtask: status %s, messages %+v", got.Status, got.Messages)
 	}
 }
 

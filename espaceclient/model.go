@@ -87,13 +87,15 @@ const (
 
 // Message is one entry of a request's thread.
 type Message struct {
-	ID               string              `json:"id"`
-	RequestID        string              `json:"-"`
-	AuthorKind       string              `json:"author_kind"`
-	Kind             string              `json:"kind"`
-	AuthorName       string              `json:"author_name"`
-	IdentityID       string              `json:"-"`
-	Body             string              `json:"body"`
+	ID         string `json:"id"`
+	RequestID  string `json:"-"`
+	AuthorKind string `json:"author_kind"`
+	Kind       string `json:"kind"`
+	AuthorName string `json:"author_name"`
+	IdentityID string `json:"-"`
+	Body       string `json:"body"`
+	// BodyHTML is Body rendered safely (see RenderText), for pages.
+	BodyHTML         string              `json:"body_html"`
 	ClientStatus     config.ClientStatus `json:"client_status,omitempty"`
 	Source           string              `json:"-"`
 	RedmineJournalID *int                `json:"-"`

@@ -554,6 +554,7 @@ func (s *Service) decorate(cfg *config.Config, r *Request) {
 }
 
 func (s *Service) decorateMessage(m *Message) {
+	m.BodyHTML = RenderText(m.Body)
 	if m.Attachments == nil {
 		m.Attachments = []Attachment{}
 	}

@@ -369,3 +369,32 @@ func containsLine(lines []string, sub string) bool {
 	}
 	return false
 }
+
+// A database restored from an old backup numbers references again from where
+// the backup stood: an issue already in Redmine with that reference belongs to
+// another request and must not be adopted (its client would see the other
+// client's notes).
+func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	paris, _ := time.LoadLocation("Europe/Paris")
+	ref := espaceclient.FormatReference(h.cfg.ReferencePrefix, time.Now().In(paris).Year(), 1)
+	p, err := h.admin.Project(ctx, "gestion-locative")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, err := h.admin.CreateIssue(ctx, redmine.IssueCreate{ProjectID: p.ID, Subject: "[" + ref + "] demande d'un autre client",
+		CustomFields: []redmine.CustomFieldSet{{ID: h.cfg.Redmine.CustomFields.Reference, Value: ref}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	r := tenant.create(map[string]string{"category": "autre", "subject": "Ma demande", "body": "Bonjour."})
+	if r.Reference != ref {
+		t.Fatalf("reference = %s, want %s", r.Reference, ref)
+	}
+	issueID := h.waitMirrored(tenant, r.ID)
+	if issueID == stale.ID {
+		t.Fatalf("the request was attached to another client's issue %d", stale.ID)
+	}
+}

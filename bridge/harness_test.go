@@ -85,6 +85,7 @@ func newHarness(t *testing.T, opts harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
+	svc.SetDueLabel(func(t time.Time) string { return DueLabel(h.holder.Get(), t) })
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
 	NewHooks(h.bridge, h.holder, svc, espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil), pool, log).Register(mux)
@@ -173,6 +174,7 @@ type apiRequest struct {
 	Reference      string `json:"reference"`
 	Status         string `json:"status"`
 	RedmineIssueID *int   `json:"redmine_issue_id"`
+	DueLabel       string `json:"due_label"`
 	Messages       []struct {
 		ID          string `json:"id"`
 		AuthorKind  string `json:"author_kind"`

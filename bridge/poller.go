@@ -96,8 +96,11 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 			if t, ok := applied[is.ID]; ok && !is.UpdatedOn.After(t) {
 				continue
 			}
-			st.Fetched++
-			if err := b.refreshIssue(ctx, is.ID, false); err != nil {
+			fetched, err := b.refresh(ctx, is.ID)
+			if fetched {
+				st.Fetched++
+			}
+			if err != nil {
 				// Keep the cursor where it was: the next poll tries again.
 				return st, err
 			}
@@ -127,13 +130,29 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 // applies what changed. Everything it stores is keyed by journal or attachment
 // id, so applying the same issue twice changes nothing.
 func (b *Bridge) refreshIssue(ctx context.Context, issueID int, nudged bool) error {
+	_, err := b.refresh(ctx, issueID)
+	if err == nil && nudged {
+		b.log.WithField("issue_id", issueID).Debug("issue refreshed after a webhook nudge")
+	}
+	return err
+}
+
+// refresh is refreshIssue; fetched tells whether Redmine was asked at all
+// (not for an issue Passerelle does not mirror, or whose mapping is not
+// committed yet — it is not marked as applied, so a later poll sees it).
+func (b *Bridge) refresh(ctx context.Context, issueID int) (fetched bool, err error) {
 	req, err := b.cfg.Store.RequestByIssue(ctx, issueID)
 	if errors.Is(err, espaceclient.ErrNotFound) {
-		return nil // not mirrored by us (or its mapping is not committed yet)
+		return false, nil
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
+	return true, b.apply(ctx, req, issueID)
+}
+
+// apply reads the issue and stores what changed for the client.
+func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID int) error {
 	log := b.log.WithFields(logrus.Fields{"issue_id": issueID, "request_id": req.ID, "reference": req.Reference})
 	issue, err := b.rm.GetIssue(ctx, issueID, "journals", "attachments")
 	if redmine.IsNotFound(err) || redmine.IsPermanent(err) {
@@ -212,11 +231,6 @@ func (b *Bridge) refreshIssue(ctx context.Context, issueID int, nudged bool) err
 			return err
 		}
 	}
-	if err := b.sync.setIssueUpdatedOn(ctx, issue.ID, issue.UpdatedOn); err != nil {
-		return err
-	}
-	if nudged {
-		log.Debug("issue refreshed after a webhook nudge")
-	}
-	return nil
+	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
+	return b.sync.setIssueUpdatedOn(ctx, issue.ID, issue.UpdatedOn)
 }

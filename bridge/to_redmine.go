@@ -60,7 +60,15 @@ func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat 
 	if n := len(first.Attachments); n > 0 {
 		fmt.Fprintf(&b, "\n\n(%d pièce(s) jointe(s) par le client)", n)
 	}
+	fmt.Fprintf(&b, "\n\n_%s_", requestMarker(req.ID))
 	return b.String()
+}
+
+// requestMarker ends the description of every issue Passerelle creates.
+// A retry adopts an issue found by reference only if it carries the marker
+// of the same request.
+func requestMarker(requestID string) string {
+	return "Identifiant interne espace client : " + requestID
 }
 
 // messageMarker is written at the end of every note Passerelle adds for a

@@ -61,8 +61,12 @@ func TestTenantRepairWithPhotosThenFollowUpWithPDF(t *testing.T) {
 		t.Errorf("attachments = %s, want both photos", names)
 	}
 
-	// The client sees the number and the acknowledgment, once.
+	// The client sees the number, when to expect an answer, and the
+	// acknowledgment, once.
 	got := tenant.get(r.ID)
+	if !strings.HasPrefix(got.DueLabel, "Réponse attendue avant le ") {
+		t.Errorf("due_label = %q", got.DueLabel)
+	}
 	acks := 0
 	for _, m := range got.Messages {
 		if m.Kind == "ack" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -117,9 +118,21 @@ func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string) erro
 	refCF := cfg.Redmine.CustomFields.Reference
 
 	// 1. Adopt an issue an earlier attempt created.
-	existing, err := b.rm.FindByCustomField(ctx, refCF, req.Reference, 0)
+	found, err := b.rm.FindByCustomField(ctx, refCF, req.Reference, 0)
 	if err != nil {
 		return b.retryOrStop(ctx, log, req, "searching Redmine for the reference", err)
+	}
+	// Only an issue made for this very request is adopted: a reference can
+	// come back (a database restored from an old backup restarts the
+	// numbering), and adopting another client's issue would show them its
+	// notes. The description carries the request's id for that.
+	var existing []redmine.Issue
+	for _, is := range found {
+		if strings.Contains(is.Description, requestMarker(req.ID)) {
+			existing = append(existing, is)
+		} else {
+			log.WithField("issue_id", is.ID).Error("a Redmine issue carries this reference but was made for another request: not adopted (was the database restored from an older backup?)")
+		}
 	}
 	var issue redmine.Issue
 	needsAttention := ""
@@ -189,6 +202,7 @@ func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string) erro
 		return fmt.Errorf("recording the mirrored issue %d: %w", issue.ID, err)
 	}
 	log.Info("request mirrored to Redmine")
+	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
 	return nil
 }
 
@@ -332,6 +346,7 @@ func (b *Bridge) mirrorMessageLocked(ctx context.Context, args MirrorMessageArgs
 		return err
 	}
 	log.WithField("journal_id", jid).Info("client message mirrored to Redmine")
+	b.afterDeadlineEvent(ctx, log, req.ID, nil)
 	return nil
 }
 

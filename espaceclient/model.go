@@ -63,10 +63,12 @@ type Request struct {
 	NeedsAttention  string     `json:"-"`
 	LinkedRequestID *string    `json:"linked_request_id,omitempty"`
 	DueAt           *time.Time `json:"due_at"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
-	ClosedAt        *time.Time `json:"closed_at"`
-	Messages        []Message  `json:"messages,omitempty"`
+	// DueLabel is DueAt written for the client, in French.
+	DueLabel  string     `json:"due_label,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	ClosedAt  *time.Time `json:"closed_at"`
+	Messages  []Message  `json:"messages,omitempty"`
 }
 
 // Author kinds of a message.

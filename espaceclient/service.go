@@ -31,7 +31,15 @@ type Service struct {
 
 	locMu sync.Mutex
 	locs  map[string]*time.Location
+
+	// dueLabel writes a due time for clients; set by SetDueLabel.
+	dueLabel func(time.Time) string
 }
+
+// SetDueLabel sets how a request's due time is written for clients ("Réponse
+// attendue avant le mardi 24 novembre à 18 h"); the deadlines live in the
+// bridge, which knows the business calendar. Call it before serving.
+func (s *Service) SetDueLabel(f func(time.Time) string) { s.dueLabel = f }
 
 // NewService returns a Service. outbox must not be nil (it is the bridge's
 // seam: without it nothing would reach Redmine); now may be nil (time.Now).
@@ -238,6 +246,10 @@ func (s *Service) storeNewRequest(ctx context.Context, cfg *config.Config, req R
 	})
 	if err != nil {
 		return Request{}, s.storeError(err)
+	}
+	// The outbox may have set the due time in the same transaction.
+	if stored, err := s.store.GetRequest(ctx, r.ID); err == nil {
+		r.DueAt = stored.DueAt
 	}
 	r.Messages = []Message{m}
 	s.decorate(cfg, &r)
@@ -547,6 +559,9 @@ func AttachmentURL(requestID, attachmentID string) string {
 func (s *Service) decorate(cfg *config.Config, r *Request) {
 	if cat, ok := cfg.Category(r.Category); ok {
 		r.CategoryLabel = cat.Label
+	}
+	if r.DueAt != nil && s.dueLabel != nil {
+		r.DueLabel = s.dueLabel(*r.DueAt)
 	}
 	for i := range r.Messages {
 		s.decorateMessage(&r.Messages[i])

@@ -72,8 +72,10 @@ Role.where(name: %w[Manager Developer]).each do |role|
   changes << "role #{role.name} assignable"
 end
 
-# The sync user's role: enough to mirror requests, never private notes.
-sync_permissions = %i[view_issues add_issues edit_issues add_issue_notes manage_subtasks]
+# The sync user's role: enough to mirror requests, never to read private notes. It may write them
+# (set_notes_private): the overdue watcher's escalation note is private; Redmine still shows a user
+# their own private notes, which lets a retried escalation find the note it already wrote.
+sync_permissions = %i[view_issues add_issues edit_issues add_issue_notes manage_subtasks set_notes_private]
 sync_role = Role.find_or_initialize_by(name: 'Passerelle synchronisation')
 was_new = sync_role.new_record?
 sync_role.assignable = false
@@ -84,7 +86,7 @@ if was_new || sync_role.changed? || sync_role.permissions.sort != sync_permissio
   sync_role.save!
   changes << (was_new ? "role #{sync_role.name}" : "role #{sync_role.name} updated")
 end
-%i[view_private_notes set_notes_private].each do |perm|
+%i[view_private_notes].each do |perm|
   fail!("role #{sync_role.name} must not have #{perm}") if sync_role.has_permission?(perm)
 end
 out['ROLE_SYNC_ID'] = sync_role.id

@@ -47,6 +47,12 @@ smtp:
 webhooks:
   redmine_secret_file: $stack/redmine-webhook.secret
   inbound_secret_file: $stack/inbound-webhook.secret
+deadlines:
+  # Who is warned before and after a deadline (the sync user cannot list group members).
+  recipients:
+    - {group: $g, name: Gestionnaires, emails: [marie.lefevre@agence.test]}
+    - {group: $c, name: Comptabilité, emails: [paul.girard@agence.test]}
+  default_recipients: [accueil@agence.test]
 statuses:
   map:
     New: new

@@ -22,6 +22,8 @@ func commands() []command {
 		{"migrate", "apply the database migrations (Passerelle's and River's)", cmdMigrate},
 		{"check", "validate a configuration file (--live: also against Redmine)", cmdCheck},
 		{"version", "print the version", cmdVersion},
+		{"explain", "explain how a request's response deadlines were computed", cmdExplain},
+		{"report", "reports: sla (share answered in time, median answer time)", cmdReport},
 	}
 }
 

@@ -60,6 +60,7 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 		return err
 	}
 	svc := espaceclient.NewService(store, holder, br.Outbox(), time.Now)
+	svc.SetDueLabel(func(t time.Time) string { return bridge.DueLabel(holder.Get(), t) })
 	sessions := espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil)
 	directory := espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil)
 

@@ -439,6 +439,7 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 	no := false
 	h := newHarness(t, harnessOpts{noStart: true, mutateConfig: func(c *config.Config) {
 		c.SMTP.Addr = down
+		c.Deadlines.Recipients = nil // every alert goes to the default box
 		c.Deadlines.DefaultRecipients = []string{box}
 		c.Deadlines.Escalation.PrivateNote = &no
 	}})

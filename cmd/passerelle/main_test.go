@@ -115,7 +115,7 @@ func TestCheckLiveNamesTheCulprit(t *testing.T) {
 		name, from, to, want string
 	}{
 		{"missing tracker", "tracker: Demande,", "tracker: Demandes,", `tracker "Demandes" does not exist`},
-		{"missing group", "group: " + group + ",", "group: 999999,", "group 999999"},
+		{"missing group", "assignee: {group: " + group + ",", "assignee: {group: 999999,", "group 999999"},
 		{"missing project", "project: gestion-locative, tracker: Doléance, priority", "project: gestion-perdue, tracker: Doléance, priority", `project "gestion-perdue" cannot be read`},
 		{"missing status", "client_closed_status: Closed", "client_closed_status: Closed\n  reopen_status: Rouverte", `no status "Rouverte"`},
 	}

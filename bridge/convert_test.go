@@ -174,7 +174,7 @@ func TestConvertersToRedmine(t *testing.T) {
 		t.Errorf("subject = %q", subj)
 	}
 	desc := IssueDescription(req, first, cat, "ticket mandat introuvable")
-	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "Jeanne Dupont (locataire), jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : le syndic", "Urgence : importante", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)"} {
+	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "Jeanne Dupont (locataire), jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("description lacks %q:\n%s", want, desc)
 		}

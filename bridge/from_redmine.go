@@ -39,21 +39,6 @@ func Signature(cfg *config.Config, staffName string) string {
 	return cfg.Redmine.GenericSignature
 }
 
-// ClientStatusLabel is the French label of a client status.
-func ClientStatusLabel(cs config.ClientStatus) string {
-	switch cs {
-	case config.StatusNew:
-		return "à traiter"
-	case config.StatusInProgress:
-		return "en cours"
-	case config.StatusWaitingClient:
-		return "en attente de votre réponse"
-	case config.StatusClosed:
-		return "clôturé"
-	}
-	return string(cs)
-}
-
 // PlanChanges lists, in journal order, what an issue's journals bring to
 // the client. It never returns a private note (the sync user should not even
 // see them; this is the second guard) nor anything written by the sync user

@@ -206,7 +206,7 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 			// One microsecond later than the note of the same journal, so the
 			// thread shows the note, then the new status.
 			if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, &jid, c.Status, c.ClientStatus,
-				"Statut : "+ClientStatusLabel(c.ClientStatus), c.At.Add(time.Microsecond)); err != nil {
+				"Statut : "+espaceclient.StatusLabel(c.ClientStatus), c.At.Add(time.Microsecond)); err != nil {
 				return err
 			}
 		}
@@ -227,7 +227,7 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 	if issue.Status.Name != "" {
 		cs := cfg.Statuses.ClientStatusOf(issue.Status.Name)
 		if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, nil, issue.Status.Name, cs,
-			"Statut : "+ClientStatusLabel(cs), issue.UpdatedOn); err != nil {
+			"Statut : "+espaceclient.StatusLabel(cs), issue.UpdatedOn); err != nil {
 			return err
 		}
 	}

@@ -13,20 +13,6 @@ import (
 // This file holds the pure converters from the customer space to Redmine.
 // The jobs that call them are in worker_mirror.go.
 
-// roleLabel is the French name of a client role, for staff.
-func roleLabel(r config.Role) string {
-	switch r {
-	case config.RoleOwner:
-		return "propriétaire"
-	case config.RoleTenant:
-		return "locataire"
-	}
-	return string(r)
-}
-
-var payerLabels = map[string]string{"tenant": "le locataire", "owner": "le propriétaire", "syndic": "le syndic", "other": "un tiers"}
-var urgencyLabels = map[string]string{"urgent": "urgente (action sous 1 jour)", "high": "importante (action sous 3 jours)", "normal": "normale (action sous 10 jours)"}
-
 // IssueSubject is the Redmine subject of a request: it carries the reference
 // so staff can search it, within Redmine's 255 characters.
 func IssueSubject(req espaceclient.Request) string {
@@ -42,7 +28,7 @@ func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat 
 		fmt.Fprintf(&b, "*À traiter par l'équipe : %s*\n\n", needsAttention)
 	}
 	fmt.Fprintf(&b, "Demande déposée dans l'espace client par %s (%s), %s.\n\n",
-		req.AuthorName, roleLabel(req.AuthorRole), req.AuthorEmail)
+		req.AuthorName, espaceclient.RoleLabel(req.AuthorRole), req.AuthorEmail)
 	field := func(label, v string) {
 		if v != "" {
 			fmt.Fprintf(&b, "* %s : %s\n", label, oneLine(v))
@@ -53,8 +39,8 @@ func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat 
 	field("Lot", req.Lot)
 	field("Mandat", req.Mandate)
 	field("Emplacement exact", req.Location)
-	field("Urgence", labelOr(urgencyLabels, req.Urgency))
-	field("Qui paie", labelOr(payerLabels, req.Payer))
+	field("Urgence", espaceclient.UrgencyLabel(req.Urgency))
+	field("Qui paie", espaceclient.PayerLabel(req.Payer))
 	b.WriteString("\n----\n\n")
 	b.WriteString(first.Body)
 	if n := len(first.Attachments); n > 0 {
@@ -81,7 +67,7 @@ func messageMarker(messageID string) string {
 // ClientNote is the journal note for a client follow-up.
 func ClientNote(req espaceclient.Request, msg espaceclient.Message) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Message de %s (%s) via l'espace client :*\n\n", msg.AuthorName, roleLabel(req.AuthorRole))
+	fmt.Fprintf(&b, "*Message de %s (%s) via l'espace client :*\n\n", msg.AuthorName, espaceclient.RoleLabel(req.AuthorRole))
 	b.WriteString(msg.Body)
 	if n := len(msg.Attachments); n > 0 {
 		fmt.Fprintf(&b, "\n\n(%d pièce(s) jointe(s))", n)
@@ -93,7 +79,7 @@ func ClientNote(req espaceclient.Request, msg espaceclient.Message) string {
 // CloseNote is the journal note when the client closes a request.
 func CloseNote(req espaceclient.Request, msg espaceclient.Message) string {
 	return fmt.Sprintf("*Demande clôturée par %s (%s) depuis l'espace client.*\n\n_%s_",
-		req.AuthorName, roleLabel(req.AuthorRole), messageMarker(msg.ID))
+		req.AuthorName, espaceclient.RoleLabel(req.AuthorRole), messageMarker(msg.ID))
 }
 
 // AckBody is the automatic acknowledgment the client sees once the request
@@ -115,13 +101,6 @@ func findMarkedJournal(is redmine.Issue, syncUserID int, messageID string) int {
 		}
 	}
 	return 0
-}
-
-func labelOr(m map[string]string, k string) string {
-	if v, ok := m[k]; ok {
-		return v
-	}
-	return k
 }
 
 func oneLine(s string) string {

@@ -52,7 +52,7 @@ func TestTenantRepairWithPhotosThenFollowUpWithPDF(t *testing.T) {
 	if !strings.Contains(issue.Subject, r.Reference) {
 		t.Errorf("subject %q does not carry the reference", issue.Subject)
 	}
-	for _, want := range []string{"Cuisine, sous l'évier", "le propriétaire", lot, tenant.email, "L'eau coule depuis ce matin."} {
+	for _, want := range []string{"Cuisine, sous l'évier", "Le propriétaire", lot, tenant.email, "L'eau coule depuis ce matin."} {
 		if !strings.Contains(issue.Description, want) {
 			t.Errorf("description lacks %q:\n%s", want, issue.Description)
 		}

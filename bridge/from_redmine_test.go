@@ -368,3 +368,44 @@ func TestInboundWebhookDeliveredTwiceCreatesOneRequest(t *testing.T) {
 	}
 	h.waitMirrored(tenant, list.Requests[0].ID)
 }
+
+// A poll between the client's close and its mirroring must not put Redmine's
+// older status back over the client's close.
+func TestPollBeforeTheCloseIsMirroredKeepsTheClientsClose(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	tenant, r, issueID := h.mirrored("autre")
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := h.bridge.Stop(sctx); err != nil { // the close job will wait
+		t.Fatal(err)
+	}
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/close", nil, nil, nil); code != 200 {
+		t.Fatalf("close: HTTP %d", code)
+	}
+	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Une note juste avant la clôture."}); err != nil {
+		t.Fatal(err)
+	}
+	h.poll()
+	got := tenant.get(r.ID)
+	if got.Status != "closed" {
+		t.Fatalf("status = %s after a poll, want the client's close kept", got.Status)
+	}
+	if countMessages(got, "message", "Une note juste avant la clôture.") != 1 {
+		t.Errorf("the staff note should still come through")
+	}
+	if countMessages(got, "status", "") != 0 {
+		t.Errorf("a status event was added over the client's close: %+v", got.Messages)
+	}
+	if err := h.bridge.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("issue closed in Redmine", 60*time.Second, func() bool {
+		is, err := h.admin.GetIssue(ctx, issueID)
+		return err == nil && is.Status.Name == h.cfg.Redmine.ClientClosedStatus
+	})
+	h.poll()
+	if got := tenant.get(r.ID); got.Status != "closed" {
+		t.Errorf("status = %s once mirrored, want closed", got.Status)
+	}
+}

@@ -59,6 +59,13 @@ type PollStats struct {
 // that changed since it was last applied. An idle poll costs one list request.
 // The cursor takes Redmine's own updated_on values, so the two clocks need not
 // agree.
+//
+// Pages follow updated_on rather than an offset: an issue changed while the
+// poll runs moves to the end of the list, and with offsets the issues after
+// it would shift back onto a page already read and be skipped. Each page
+// starts at the last updated_on seen (>=, so the boundary second is listed
+// again; issue_sync_state makes that free); an offset is used only inside a
+// single second holding more than a page of issues.
 func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 	var st PollStats
 	cfg := b.cfg.Holder.Get()
@@ -71,12 +78,13 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 		since = cursor.Add(-cfg.Redmine.PollOverlap)
 	}
 	maxSeen := cursor
+	const pageSize = 100
 	for offset := 0; ; {
 		page, err := b.rm.ListIssues(ctx, redmine.IssueQuery{
 			UpdatedSince: since,
 			CustomFields: map[int]string{cfg.Redmine.CustomFields.Reference: "*"},
-			Sort:         "updated_on",
-			Limit:        100,
+			Sort:         "updated_on,id",
+			Limit:        pageSize,
 			Offset:       offset,
 		})
 		st.Pages++
@@ -113,9 +121,14 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 				maxSeen = is.UpdatedOn
 			}
 		}
-		offset += len(page.Issues)
-		if len(page.Issues) == 0 || offset >= page.TotalCount {
+		if len(page.Issues) < pageSize || offset+len(page.Issues) >= page.TotalCount {
 			break
+		}
+		last := page.Issues[len(page.Issues)-1].UpdatedOn.Truncate(time.Second)
+		if last.After(since) {
+			since, offset = last, 0
+		} else {
+			offset += len(page.Issues) // a whole page within one second
 		}
 	}
 	if !maxSeen.IsZero() {
@@ -178,6 +191,15 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 		}
 		return "", false
 	}
+	// A client's close or follow-up not yet in Redmine is newer than Redmine's
+	// status: applying that status would undo the client's close (or reopen)
+	// for a moment. Hold status changes back; the issue is not marked as
+	// applied, so the poll after the client's action is mirrored applies them.
+	pending, err := b.cfg.Store.PendingClientActions(ctx, req.ID, b.now().Add(-pendingActionWindow))
+	if err != nil {
+		return err
+	}
+	holdStatus := pending > 0
 	maxSize := int64(cfg.Uploads.MaxFileSize)
 	for _, c := range PlanChanges(cfg, issue, dir.Me.ID, statusName) {
 		jid := c.JournalID
@@ -202,7 +224,7 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 			id := a.ID
 			atts = append(atts, espaceclient.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: int64(len(data)), Data: data, RedmineAttachmentID: &id})
 		}
-		if c.Status != "" {
+		if c.Status != "" && !holdStatus {
 			// One microsecond later than the note of the same journal, so the
 			// thread shows the note, then the new status.
 			if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, &jid, c.Status, c.ClientStatus,
@@ -224,7 +246,7 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 	}
 	// A status changed with a private note is invisible in the journals; the
 	// issue's current status still tells the client where things stand.
-	if issue.Status.Name != "" {
+	if issue.Status.Name != "" && !holdStatus {
 		cs := cfg.Statuses.ClientStatusOf(issue.Status.Name)
 		if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, nil, issue.Status.Name, cs,
 			"Statut : "+espaceclient.StatusLabel(cs), issue.UpdatedOn); err != nil {
@@ -232,5 +254,13 @@ func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID in
 		}
 	}
 	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
+	if holdStatus {
+		log.Debug("client action not in Redmine yet: status changes held back")
+		return nil
+	}
 	return b.sync.setIssueUpdatedOn(ctx, issue.ID, issue.UpdatedOn)
 }
+
+// pendingActionWindow bounds how long a client action that never reaches
+// Redmine (its job failed for good) holds status changes back.
+const pendingActionWindow = time.Hour

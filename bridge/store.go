@@ -27,6 +27,7 @@ type Store interface {
 	ApplyRedmineStatus(ctx context.Context, requestID string, journalID *int, redmineStatus string, cs config.ClientStatus, label string, at time.Time) (bool, error)
 	AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID int, filename, contentType string, data []byte, at time.Time) (bool, error)
 	AttachmentKnown(ctx context.Context, redmineAttachmentID int) (bool, error)
+	PendingClientActions(ctx context.Context, requestID string, since time.Time) (int, error)
 }
 
 // syncStore holds the bridge's own tables: poll cursors and per-issue sync

@@ -281,3 +281,22 @@ func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmin
 	}
 	return true, nil
 }
+
+// PendingClientActions counts the client's follow-ups and closings on a
+// request that are not in Redmine yet (created since `since`). While there are
+// some, Redmine's status is older than what the client did, and the bridge
+// must not apply it over the client's own close or reopen.
+func (s *Store) PendingClientActions(ctx context.Context, requestID string, since time.Time) (int, error) {
+	if !validUUID(requestID) {
+		return 0, ErrNotFound
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FROM messages
+		WHERE request_id = $1 AND mirrored_at IS NULL AND created_at >= $2
+		  AND ((author_kind = 'client' AND kind = 'message') OR kind = 'closed')`, requestID, ts(since)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting pending client actions: %w", err)
+	}
+	return n, nil
+}

@@ -94,16 +94,22 @@ func New(cfg Config) (*Bridge, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
-		return b.mirrorRequest(ctx, j.Args.RequestID)
+		return countJob("request", b.mirrorRequest(ctx, j.Args.RequestID))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorMessageArgs]) error {
-		return b.mirrorMessage(ctx, j.Args)
+		return countJob("message", b.mirrorMessage(ctx, j.Args))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RefreshIssueArgs]) error {
 		return b.refreshIssue(ctx, j.Args.IssueID, true)
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[PollArgs]) error {
-		_, err := b.PollOnce(ctx)
+		start := time.Now()
+		st, err := b.PollOnce(ctx)
+		pollDuration.Observe(time.Since(start).Seconds())
+		pollFetched.Add(float64(st.Fetched))
+		if err != nil {
+			pollErrors.Inc()
+		}
 		return err
 	}))
 

@@ -106,7 +106,7 @@ func (h *Hooks) handleInbound(w http.ResponseWriter, r *http.Request) {
 	secret := cfg.Webhooks.InboundSecret.Reveal()
 	if secret == "" {
 		log.Warn("inbound webhook called but webhooks.inbound_secret_file is not configured")
-		hookError(w, http.StatusServiceUnavailable, "not_configured", "inbound webhook secret not configured")
+		hookError(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret not configured")
 		return
 	}
 	limit := int64(cfg.Uploads.MaxFiles)*int64(cfg.Uploads.MaxFileSize)*4/3 + 1<<20
@@ -115,28 +115,28 @@ func (h *Hooks) handleInbound(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			log.Warn("inbound webhook body too large")
-			hookError(w, http.StatusRequestEntityTooLarge, "too_large", "body too large")
+			hookError(w, "inbound", http.StatusRequestEntityTooLarge, "too_large", "body too large")
 			return
 		}
-		hookError(w, http.StatusBadRequest, "unreadable", "body could not be read")
+		hookError(w, "inbound", http.StatusBadRequest, "unreadable", "body could not be read")
 		return
 	}
 	id := r.Header.Get("webhook-id")
 	if err := VerifyStandardWebhook(secret, id, r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body, h.bridge.now(), cfg.Webhooks.InboundTolerance); err != nil {
 		log.WithError(err).Warn("inbound webhook refused")
-		hookError(w, http.StatusUnauthorized, "bad_signature", err.Error())
+		hookError(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
 	log = log.WithField("webhook_id", id)
 	status, resp, fresh, err := h.deliveries.begin(r.Context(), id)
 	if err != nil {
 		log.WithError(err).Error("inbound webhook: recording the delivery")
-		hookError(w, http.StatusInternalServerError, "internal", "try again")
+		hookError(w, "inbound", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	if !fresh {
 		if status == 0 {
-			hookError(w, http.StatusConflict, "in_progress", "this delivery is being processed; retry later")
+			hookError(w, "inbound", http.StatusConflict, "in_progress", "this delivery is being processed; retry later")
 			return
 		}
 		log.Info("inbound webhook: repeated delivery, answering the first result")
@@ -242,6 +242,7 @@ func okJSON(status int, v any) (int, []byte) {
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	hookCalls.WithLabelValues("inbound", strconv.Itoa(status)).Inc()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -32,7 +33,7 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	secret := h.holder.Get().Webhooks.RedmineSecret.Reveal()
 	if secret == "" {
 		log.Warn("redmine webhook called but webhooks.redmine_secret_file is not configured")
-		hookError(w, http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
+		hookError(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRedmineHookBody))
@@ -40,21 +41,21 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			log.Warn("redmine webhook body too large")
-			hookError(w, http.StatusRequestEntityTooLarge, "too_large", "body over 1 MiB")
+			hookError(w, "redmine", http.StatusRequestEntityTooLarge, "too_large", "body over 1 MiB")
 			return
 		}
-		hookError(w, http.StatusBadRequest, "unreadable", "body could not be read")
+		hookError(w, "redmine", http.StatusBadRequest, "unreadable", "body could not be read")
 		return
 	}
 	if !redmineHookAuthentic(r, body, secret) {
 		log.Warn("redmine webhook refused: bad or missing secret or signature")
-		hookError(w, http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
+		hookError(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
 	issueID, err := issueIDFromHook(body)
 	if err != nil {
 		log.WithError(err).Warn("redmine webhook refused: malformed payload")
-		hookError(w, http.StatusBadRequest, "malformed", err.Error())
+		hookError(w, "redmine", http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
 	log = log.WithField("issue_id", issueID)
@@ -64,15 +65,16 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		log.WithError(err).Error("redmine webhook: looking up the issue")
-		hookError(w, http.StatusInternalServerError, "internal", "try again")
+		hookError(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	if err := h.bridge.Nudge(r.Context(), issueID); err != nil {
 		log.WithError(err).Error("redmine webhook: enqueuing the refresh")
-		hookError(w, http.StatusInternalServerError, "internal", "try again")
+		hookError(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	log.Info("redmine webhook: issue refresh enqueued")
+	hookCalls.WithLabelValues("redmine", "202").Inc()
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -136,7 +138,8 @@ func issueIDFromHook(body []byte) (int, error) {
 	return id, nil
 }
 
-func hookError(w http.ResponseWriter, status int, code, msg string) {
+func hookError(w http.ResponseWriter, hook string, status int, code, msg string) {
+	hookCalls.WithLabelValues(hook, strconv.Itoa(status)).Inc()
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -194,10 +194,13 @@ func TestServeMigrateAndShutdown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, resp.Body)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: HTTP %d", p, resp.StatusCode)
+		}
+		if p == "/metrics" && !bytes.Contains(body, []byte("passerelle_poll_duration_seconds")) {
+			t.Errorf("/metrics lacks the sync metrics")
 		}
 	}
 	resp, err := http.Get(base + "/api/v1/me")

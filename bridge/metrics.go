@@ -1,0 +1,51 @@
+package bridge
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/riverqueue/river"
+)
+
+// Metrics exposed on /metrics for the sync; labels are small fixed sets.
+var (
+	mirrorJobs = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "passerelle_mirror_jobs_total",
+		Help: "Mirroring jobs to Redmine by kind (request, message) and result (ok, retry, waiting, failed).",
+	}, []string{"kind", "result"})
+	pollDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "passerelle_poll_duration_seconds",
+		Help:    "Duration of one Redmine poll.",
+		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+	})
+	pollFetched = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "passerelle_poll_issues_fetched_total",
+		Help: "Mirrored issues read again by the poller because they changed.",
+	})
+	pollErrors = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "passerelle_poll_errors_total",
+		Help: "Polls that failed (Redmine unreachable or failing).",
+	})
+	hookCalls = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "passerelle_webhook_calls_total",
+		Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",
+	}, []string{"hook", "status"})
+)
+
+// countJob records a mirroring job's outcome and returns err unchanged.
+func countJob(kind string, err error) error {
+	var cancel *river.JobCancelError
+	var snooze *river.JobSnoozeError
+	switch {
+	case err == nil:
+		mirrorJobs.WithLabelValues(kind, "ok").Inc()
+	case errors.As(err, &snooze):
+		mirrorJobs.WithLabelValues(kind, "waiting").Inc()
+	case errors.As(err, &cancel):
+		mirrorJobs.WithLabelValues(kind, "failed").Inc()
+	default:
+		mirrorJobs.WithLabelValues(kind, "retry").Inc()
+	}
+	return err
+}

@@ -169,3 +169,56 @@ func (s deliveryStore) forget(ctx context.Context, id string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM inbound_deliveries WHERE webhook_id = $1`, id)
 	return err
 }
+
+type unmirroredRequest struct{ id, reference string }
+
+type unmirroredMessage struct {
+	id, requestID, reference string
+	close                    bool
+}
+
+// unmirrored lists the requests without a Redmine issue and the client
+// messages and closings not mirrored (of requests that have an issue), for
+// Resync; references, when given, restrict both.
+func (s syncStore) unmirrored(ctx context.Context, references []string) ([]unmirroredRequest, []unmirroredMessage, error) {
+	all := len(references) == 0
+	rows, err := s.pool.Query(ctx, `
+		SELECT id::text, reference FROM requests
+		WHERE redmine_issue_id IS NULL AND ($1 OR reference = ANY($2::text[]))
+		ORDER BY created_at`, all, references)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing unmirrored requests: %w", err)
+	}
+	var reqs []unmirroredRequest
+	for rows.Next() {
+		var r unmirroredRequest
+		if err := rows.Scan(&r.id, &r.reference); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		reqs = append(reqs, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = s.pool.Query(ctx, `
+		SELECT m.id::text, r.id::text, r.reference, m.kind = 'closed' FROM messages m JOIN requests r ON r.id = m.request_id
+		WHERE m.mirrored_at IS NULL AND r.redmine_issue_id IS NOT NULL
+		  AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed')
+		  AND ($1 OR r.reference = ANY($2::text[]))
+		ORDER BY m.created_at`, all, references)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing unmirrored messages: %w", err)
+	}
+	defer rows.Close()
+	var msgs []unmirroredMessage
+	for rows.Next() {
+		var m unmirroredMessage
+		if err := rows.Scan(&m.id, &m.requestID, &m.reference, &m.close); err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	return reqs, msgs, rows.Err()
+}

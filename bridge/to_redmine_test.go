@@ -315,6 +315,28 @@ func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
 	if !containsLine(problems, `tracker "Tracker supprimé" does not exist`) {
 		t.Errorf("check --live did not name the tracker: %q", problems)
 	}
+
+	// The admin fixes the rule and resyncs: the request reaches Redmine, once.
+	fixed := *h.cfg
+	fixed.Categories = append([]config.Category(nil), h.cfg.Categories...)
+	for i := range fixed.Categories {
+		if fixed.Categories[i].ID == "autre" {
+			fixed.Categories[i].Redmine.Tracker = "Demande"
+		}
+	}
+	h.holder.Set(&fixed)
+	lines, err := h.bridge.Resync(context.Background(), nil)
+	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], r.Reference) {
+		t.Fatalf("resync: %v %q", err, lines)
+	}
+	issueID := h.waitMirrored(tenant, r.ID)
+	found, _ := h.admin.FindByCustomField(context.Background(), h.cfg.Redmine.CustomFields.Reference, r.Reference, 0)
+	if len(found) != 1 || found[0].ID != issueID {
+		t.Errorf("issues for %s: %v", r.Reference, issueIDs(found))
+	}
+	if req, _ := h.store.GetRequest(context.Background(), r.ID); req.MirrorError != "" {
+		t.Errorf("mirror_error not cleared: %q", req.MirrorError)
+	}
 }
 
 func (h *harness) createMandateTicket(t *testing.T, number string) int {

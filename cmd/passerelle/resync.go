@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"passerelle/bridge"
+	"passerelle/config"
+	"passerelle/database"
+	"passerelle/espaceclient"
+	"passerelle/redmine"
+)
+
+func cmdResync(args []string) int {
+	fs := newFlags("resync", "Queue again the mirroring of everything not in Redmine yet: requests without an issue (clearing\ntheir recorded error) and client messages or closings not mirrored. Run it after fixing the cause\nof a permanent error that `passerelle check --live` reported. A running `passerelle serve` does the work.\n\nUsage: passerelle resync [--config FILE] [REF...]")
+	cfgPath := configFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	cfg, ok := loadConfig(*cfgPath)
+	if !ok {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), 2)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle resync:", err)
+		return 1
+	}
+	defer pool.Close()
+	if err := database.CheckUpToDate(ctx, pool); err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle resync:", err)
+		return 1
+	}
+	log := newLogger("warn")
+	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(), Timeout: cfg.Redmine.Timeout})
+	br, err := bridge.New(bridge.Config{Holder: config.NewHolder(cfg), Pool: pool, Store: espaceclient.NewStore(pool), Redmine: rm, Log: log, NoPeriodic: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle resync:", err)
+		return 1
+	}
+	lines, err := br.Resync(ctx, fs.Args())
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle resync:", err)
+		return 1
+	}
+	if len(lines) == 0 {
+		fmt.Println("nothing to resync: everything is in Redmine")
+	}
+	return 0
+}

@@ -11,7 +11,7 @@ stack-down:
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 
-.PHONY: build test unit check demo
+.PHONY: build test unit check demo bench
 
 # The binary.
 build:
@@ -34,3 +34,8 @@ check:
 # The real thing, with demo clients; prints the logins.
 demo:
 	bash scripts/demo.sh
+
+# Benchmarks against the real stack: compare each Passerelle figure with the raw
+# Redmine call measured in the same run.
+bench: stack
+	$(GO) test -run '^$$' -bench . -benchtime 20x -count 3 ./bridge

@@ -94,7 +94,7 @@ func New(cfg Config) (*Bridge, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
-		return countJob("request", b.mirrorRequest(ctx, j.Args.RequestID))
+		return countJob("request", b.mirrorRequest(ctx, j.Args.RequestID, j.Attempt > 1 || j.Args.Resync))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorMessageArgs]) error {
 		return countJob("message", b.mirrorMessage(ctx, j.Args))

@@ -37,7 +37,7 @@ import (
 // fresh PostgreSQL database: the customer-space API and the hooks on an
 // httptest server, and the bridge's workers.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    *config.Config
 	holder *config.Holder
 	store  *espaceclient.Store
@@ -54,7 +54,7 @@ type harnessOpts struct {
 	noStart      bool
 }
 
-func newHarness(t *testing.T, opts harnessOpts) *harness {
+func newHarness(t testing.TB, opts harnessOpts) *harness {
 	t.Helper()
 	env := testenv.Env(t, "PASSERELLE_CONFIG", "REDMINE_URL", "REDMINE_SYNC_API_KEY", "REDMINE_STAFF_API_KEY", "REDMINE_ADMIN_API_KEY")
 	t.Setenv("PASSERELLE_REDMINE_API_KEY", env[2])
@@ -217,7 +217,7 @@ func (h *harness) waitFor(what string, bound time.Duration, cond func() bool) {
 		if time.Now().After(deadline) {
 			h.t.Fatalf("gave up waiting (%s) for: %s", bound, what)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(25 * time.Millisecond)
 	}
 }
 

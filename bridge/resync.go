@@ -20,7 +20,7 @@ func (b *Bridge) Resync(ctx context.Context, references []string) ([]string, err
 		if err := b.cfg.Store.SetMirrorError(ctx, r.id, ""); err != nil {
 			return out, err
 		}
-		res, err := b.river.Insert(ctx, MirrorRequestArgs{RequestID: r.id}, nil)
+		res, err := b.river.Insert(ctx, MirrorRequestArgs{RequestID: r.id, Resync: true}, nil)
 		if err != nil {
 			return out, fmt.Errorf("enqueuing %s: %w", r.reference, err)
 		}

@@ -361,7 +361,7 @@ func (h *harness) createMandateTicket(t *testing.T, number string) int {
 	return is.ID
 }
 
-func mustDirectory(t *testing.T, c *redmine.Client, cfg *config.Config) *redmine.Directory {
+func mustDirectory(t testing.TB, c *redmine.Client, cfg *config.Config) *redmine.Directory {
 	t.Helper()
 	d, err := c.LoadDirectory(context.Background(), []string{"gestion-locative"})
 	if err != nil {
@@ -401,7 +401,17 @@ func containsLine(lines []string, sub string) bool {
 // another request and must not be adopted (its client would see the other
 // client's notes).
 func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	h := newHarness(t, harnessOpts{noStart: true})
+	// Fail once after creating, so the retry searches by reference and finds
+	// both the older issue of another request and this request's own.
+	var injected atomic.Int32
+	h.bridge.hooks.afterIssueCreated = func(any) error {
+		if injected.Add(1) == 1 {
+			return errInjected
+		}
+		return nil
+	}
+	h.start()
 	ctx := context.Background()
 	paris, _ := time.LoadLocation("Europe/Paris")
 	ref := espaceclient.FormatReference(h.cfg.ReferencePrefix, time.Now().In(paris).Year(), 1)
@@ -422,5 +432,12 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 	issueID := h.waitMirrored(tenant, r.ID)
 	if issueID == stale.ID {
 		t.Fatalf("the request was attached to another client's issue %d", stale.ID)
+	}
+	found, err := h.admin.FindByCustomField(ctx, h.cfg.Redmine.CustomFields.Reference, ref, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 2 || injected.Load() != 1 {
+		t.Errorf("issues with %s: %v (want the other client's and exactly one of ours); failures injected: %d", ref, issueIDs(found), injected.Load())
 	}
 }

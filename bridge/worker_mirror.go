@@ -19,6 +19,9 @@ import (
 // MirrorRequestArgs is the job that creates a request's Redmine issue.
 type MirrorRequestArgs struct {
 	RequestID string `json:"request_id"`
+	// Resync marks a job queued by `passerelle resync`: earlier jobs may have
+	// created the issue, so it searches before creating even on its first try.
+	Resync bool `json:"resync,omitempty"`
 }
 
 // Kind names the job in River.
@@ -62,13 +65,16 @@ const notMirroredYetDelay = 5 * time.Second
 // Before creating, the job searches Redmine for an issue with that reference
 // (any status); when one exists — because an earlier attempt created it and
 // then failed before committing the mapping — that issue is adopted instead of
-// creating another. Attachments are uploaded before the POST and attached by
+// creating another. The search is skipped on a job's very first attempt, when
+// no earlier attempt can have created anything (River counts an attempt cut
+// by a crash or a timeout, so any doubt means attempt > 1): it saves one list
+// request, the slowest Redmine call here, on every new request. Attachments are uploaded before the POST and attached by
 // it, so an issue never exists without its files. An advisory lock keeps two
 // workers off the same request at once.
-func (b *Bridge) mirrorRequest(ctx context.Context, requestID string) error {
+func (b *Bridge) mirrorRequest(ctx context.Context, requestID string, searchFirst bool) error {
 	var result error
 	ok, err := b.sync.withRequestLock(ctx, requestID, func() error {
-		result = b.mirrorRequestLocked(ctx, requestID)
+		result = b.mirrorRequestLocked(ctx, requestID, searchFirst)
 		return nil
 	})
 	if err != nil {
@@ -80,7 +86,7 @@ func (b *Bridge) mirrorRequest(ctx context.Context, requestID string) error {
 	return result
 }
 
-func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string) error {
+func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string, searchFirst bool) error {
 	cfg := b.cfg.Holder.Get()
 	req, err := b.cfg.Store.GetRequestThread(ctx, requestID, true)
 	if errors.Is(err, espaceclient.ErrNotFound) {
@@ -118,9 +124,11 @@ func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string) erro
 	refCF := cfg.Redmine.CustomFields.Reference
 
 	// 1. Adopt an issue an earlier attempt created.
-	found, err := b.rm.FindByCustomField(ctx, refCF, req.Reference, 0)
-	if err != nil {
-		return b.retryOrStop(ctx, log, req, "searching Redmine for the reference", err)
+	var found []redmine.Issue
+	if searchFirst {
+		if found, err = b.rm.FindByCustomField(ctx, refCF, req.Reference, 0); err != nil {
+			return b.retryOrStop(ctx, log, req, "searching Redmine for the reference", err)
+		}
 	}
 	// Only an issue made for this very request is adopted: a reference can
 	// come back (a database restored from an old backup restarts the

@@ -173,8 +173,9 @@ func TestConvertersToRedmine(t *testing.T) {
 	if !strings.HasPrefix(subj, "[D-2026-000042] Fuite sous l'évier") || len([]rune(subj)) > 255 || strings.Contains(subj, "\n") {
 		t.Errorf("subject = %q", subj)
 	}
-	desc := IssueDescription(req, first, cat, "ticket mandat introuvable")
-	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "Jeanne Dupont (locataire), jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)"} {
+	prevIssue := 77
+	desc := IssueDescription(req, first, cat, "ticket mandat introuvable", &espaceclient.Request{Reference: "D-2026-000007", RedmineIssueID: &prevIssue})
+	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "Jeanne Dupont (locataire), jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)", "Suite de la demande D-2026-000007 (#77)"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("description lacks %q:\n%s", want, desc)
 		}

@@ -409,3 +409,44 @@ func TestPollBeforeTheCloseIsMirroredKeepsTheClientsClose(t *testing.T) {
 		t.Errorf("status = %s once mirrored, want closed", got.Status)
 	}
 }
+
+// With on_client_message_after_close: new_request, writing on a closed
+// request files a new one, linked for staff, and the old issue stays closed.
+func TestClientWritesAfterCloseStartsALinkedRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) { c.Redmine.OnClientMessageAfterClose = "new_request" }})
+	ctx := context.Background()
+	tenant, r, oldIssue := h.mirrored("autre")
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/close", nil, nil, nil); code != 200 {
+		t.Fatalf("close: HTTP %d", code)
+	}
+	h.waitFor("issue closed in Redmine", 60*time.Second, func() bool {
+		is, err := h.admin.GetIssue(ctx, oldIssue)
+		return err == nil && is.Status.Name == h.cfg.Redmine.ClientClosedStatus
+	})
+	var answer struct {
+		Request struct {
+			ID        string `json:"id"`
+			Reference string `json:"reference"`
+		} `json:"request"`
+	}
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/messages", map[string]string{"body": "Le volet est de nouveau bloqué."}, nil, &answer); code != 201 {
+		t.Fatalf("message after close: HTTP %d", code)
+	}
+	if answer.Request.ID == "" || answer.Request.ID == r.ID {
+		t.Fatalf("no new request in the answer: %+v", answer)
+	}
+	newIssue := h.waitMirrored(tenant, answer.Request.ID)
+	is, err := h.admin.GetIssue(ctx, newIssue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Suite de la demande %s (#%d)", r.Reference, oldIssue); !strings.Contains(is.Description, want) {
+		t.Errorf("new issue does not point to the old one (%q):\n%s", want, is.Description)
+	}
+	if !strings.Contains(is.Description, "Le volet est de nouveau bloqué.") {
+		t.Errorf("new issue lacks the client's message:\n%s", is.Description)
+	}
+	if old, _ := h.admin.GetIssue(ctx, oldIssue); old.Status.Name != h.cfg.Redmine.ClientClosedStatus {
+		t.Errorf("old issue reopened: %s", old.Status.Name)
+	}
+}

@@ -21,11 +21,19 @@ func IssueSubject(req espaceclient.Request) string {
 }
 
 // IssueDescription is the Redmine description of a request: who wrote, the
-// request's fields, then the client's own text.
-func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat config.Category, needsAttention string) string {
+// request's fields, then the client's own text. previous is the request this
+// one follows (a client wrote again on a closed request), if any.
+func IssueDescription(req espaceclient.Request, first espaceclient.Message, cat config.Category, needsAttention string, previous *espaceclient.Request) string {
 	var b strings.Builder
 	if needsAttention != "" {
 		fmt.Fprintf(&b, "*À traiter par l'équipe : %s*\n\n", needsAttention)
+	}
+	if previous != nil {
+		fmt.Fprintf(&b, "Suite de la demande %s", previous.Reference)
+		if previous.RedmineIssueID != nil {
+			fmt.Fprintf(&b, " (#%d)", *previous.RedmineIssueID)
+		}
+		b.WriteString(", close, sur laquelle le client a écrit de nouveau.\n\n")
 	}
 	fmt.Fprintf(&b, "Demande déposée dans l'espace client par %s (%s), %s.\n\n",
 		req.AuthorName, espaceclient.RoleLabel(req.AuthorRole), req.AuthorEmail)

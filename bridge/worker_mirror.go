@@ -175,7 +175,7 @@ func (b *Bridge) mirrorRequestLocked(ctx context.Context, requestID string, sear
 			AssignedToID:  rule.AssigneeID,
 			ParentIssueID: parentID,
 			Subject:       IssueSubject(req),
-			Description:   IssueDescription(req, first, cat, needsAttention),
+			Description:   IssueDescription(req, first, cat, needsAttention, b.previousRequest(ctx, req)),
 			CustomFields:  []redmine.CustomFieldSet{{ID: refCF, Value: req.Reference}},
 			Uploads:       uploads,
 		}
@@ -392,4 +392,17 @@ func issueIDs(list []redmine.Issue) []int {
 		out[i] = is.ID
 	}
 	return out
+}
+
+// previousRequest returns the closed request a new one follows, if any (nil
+// when none or unreadable: the link is a courtesy to staff).
+func (b *Bridge) previousRequest(ctx context.Context, req espaceclient.Request) *espaceclient.Request {
+	if req.LinkedRequestID == nil {
+		return nil
+	}
+	prev, err := b.cfg.Store.GetRequest(ctx, *req.LinkedRequestID)
+	if err != nil {
+		return nil
+	}
+	return &prev
 }

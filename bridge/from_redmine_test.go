@@ -250,10 +250,14 @@ func TestSignedNativeWebhookIsAccepted(t *testing.T) {
 // With 1,000 issues in Redmine that Passerelle does not mirror, an idle poll
 // makes exactly one request to Redmine.
 func TestIdlePollCostsOneRequest(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	// Other tests share this Redmine: a short overlap keeps their recent
+	// changes out of the measured poll's window.
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) { c.Redmine.PollOverlap = 2 * time.Second }})
 	ensureUnmirroredIssues(t, h, 1000)
 	h.mirrored("autre")
-	h.poll() // applies what is pending and sets the cursor
+	h.poll()                    // applies what is pending and sets the cursor
+	time.Sleep(3 * time.Second) // past the overlap, on Redmine's clock
+	h.poll()
 	before := h.net.calls.Load()
 	st := h.poll()
 	if n := h.net.calls.Load() - before; n != 1 {
@@ -448,5 +452,38 @@ func TestClientWritesAfterCloseStartsALinkedRequest(t *testing.T) {
 	}
 	if old, _ := h.admin.GetIssue(ctx, oldIssue); old.Status.Name != h.cfg.Redmine.ClientClosedStatus {
 		t.Errorf("old issue reopened: %s", old.Status.Name)
+	}
+}
+
+// After a burst of more than a page of changes, polls go back to one request
+// as soon as the burst is older than the overlap: the overlap counts from the
+// poll's time on Redmine's clock, not from the last change seen.
+func TestIdlePollAfterABurstCostsOneRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) { c.Redmine.PollOverlap = 2 * time.Second }})
+	ctx := context.Background()
+	h.poll() // first poll: everything so far; sets the cursor
+	p, err := h.admin.Project(ctx, "gestion-locative")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 105; i++ { // issues carrying a reference, not ours
+		if _, err := h.admin.CreateIssue(ctx, redmine.IssueCreate{ProjectID: p.ID, Subject: "Rafale " + strconv.Itoa(i),
+			CustomFields: []redmine.CustomFieldSet{{ID: h.cfg.Redmine.CustomFields.Reference, Value: uniqueName("RAFALE")}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := h.poll(); st.Pages < 2 || st.Listed < 105 {
+		t.Fatalf("the burst poll listed %d issues in %d pages", st.Listed, st.Pages)
+	}
+	time.Sleep(4 * time.Second) // let the burst get older than the 2 s overlap, on Redmine's clock
+	for i := 0; i < 2; i++ {
+		before := h.net.calls.Load()
+		st := h.poll()
+		if n := h.net.calls.Load() - before; n != 1 || st.Fetched != 0 {
+			t.Errorf("idle poll %d after the burst: %d requests, %d fetched; want 1 request", i, n, st.Fetched)
+		}
+		if i == 1 && st.Listed != 0 {
+			t.Errorf("second idle poll listed %d issues: the window should have moved past the burst", st.Listed)
+		}
 	}
 }

@@ -57,8 +57,14 @@ type PollStats struct {
 // PollOnce lists the issues that carry a customer-space reference and
 // changed since the stored cursor minus the overlap, and applies each one
 // that changed since it was last applied. An idle poll costs one list request.
-// The cursor takes Redmine's own updated_on values, so the two clocks need not
-// agree.
+//
+// The cursor is Redmine's own clock (the Date header of the poll's first list
+// answer), so the two machines' clocks need not agree. The next poll reads
+// from that instant minus the overlap: an update Redmine had not committed
+// when this poll listed (a slow transaction) still carries an updated_on
+// within the overlap, and is listed next time. Counting the overlap from the
+// poll's time rather than from the last change keeps an idle poll to the
+// issues changed in the last few minutes, whatever burst came before.
 //
 // Pages follow updated_on rather than an offset: an issue changed while the
 // poll runs moves to the end of the list, and with offsets the issues after
@@ -78,6 +84,7 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 		since = cursor.Add(-cfg.Redmine.PollOverlap)
 	}
 	maxSeen := cursor
+	var serverNow time.Time
 	const pageSize = 100
 	for offset := 0; ; {
 		page, err := b.rm.ListIssues(ctx, redmine.IssueQuery{
@@ -92,6 +99,9 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 			return st, fmt.Errorf("listing changed issues: %w", err)
 		}
 		st.Listed += len(page.Issues)
+		if serverNow.IsZero() {
+			serverNow = page.ServerTime
+		}
 		ids := make([]int, len(page.Issues))
 		for i, is := range page.Issues {
 			ids[i] = is.ID
@@ -131,8 +141,12 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 			offset += len(page.Issues) // a whole page within one second
 		}
 	}
-	if !maxSeen.IsZero() {
-		if err := b.sync.setCursor(ctx, issuesCursor, maxSeen); err != nil {
+	next := maxSeen // without a Date header: the last change seen
+	if !serverNow.IsZero() {
+		next = serverNow.Add(-time.Second) // the header is truncated to the second
+	}
+	if !next.IsZero() {
+		if err := b.sync.setCursor(ctx, issuesCursor, next); err != nil {
 			return st, err
 		}
 	}

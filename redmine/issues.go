@@ -3,6 +3,7 @@ package redmine
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -51,6 +52,9 @@ type IssuePage struct {
 	TotalCount int     `json:"total_count"`
 	Offset     int     `json:"offset"`
 	Limit      int     `json:"limit"`
+	// ServerTime is Redmine's clock when it answered (its Date header, to the
+	// second); zero when it sent none.
+	ServerTime time.Time `json:"-"`
 }
 
 // IssueQuery filters GET /issues.json. Zero fields are not sent; status is
@@ -102,7 +106,12 @@ func (q IssueQuery) values() url.Values {
 // ListIssues reads one page of issues.
 func (c *Client) ListIssues(ctx context.Context, q IssueQuery) (IssuePage, error) {
 	var out IssuePage
-	_, err := c.do(ctx, "GET", "/issues.json", q.values(), nil, &out)
+	resp, err := c.do(ctx, "GET", "/issues.json", q.values(), nil, &out)
+	if err == nil {
+		if t, perr := http.ParseTime(resp.Header().Get("Date")); perr == nil {
+			out.ServerTime = t
+		}
+	}
 	return out, err
 }
 

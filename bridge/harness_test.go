@@ -312,6 +312,17 @@ func envInt(t *testing.T, name string) int {
 
 var errInjected = errors.New("injected failure")
 
+// failFirst is a test hook that fails its first call and lets the others
+// pass; calls counts them.
+func failFirst(calls *atomic.Int32) func(any) error {
+	return func(any) error {
+		if calls.Add(1) == 1 {
+			return errInjected
+		}
+		return nil
+	}
+}
+
 // nameHint is a fragment of the display name Kratos test clients get.
 func (c *client) nameHint() string { return "(locataire)" }
 

@@ -178,13 +178,8 @@ func TestRIBChangeWithoutMandateTicketStillReachesRedmine(t *testing.T) {
 // committed: the retry adopts the issue instead of creating a second one.
 func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
-	var injected atomic.Int32
-	h.bridge.hooks.afterIssueCreated = func(any) error {
-		if injected.Add(1) == 1 {
-			return errInjected
-		}
-		return nil
-	}
+	injected := &atomic.Int32{}
+	h.bridge.hooks.afterIssueCreated = failFirst(injected)
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "comptabilite", "subject": "Régularisation de charges", "body": "Je ne comprends pas le montant."})
@@ -205,13 +200,8 @@ func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 // recorded; the retry finds it by its marker.
 func TestFailureAfterNoteWrittenCreatesOneNote(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
-	var injected atomic.Int32
-	h.bridge.hooks.afterNoteWritten = func(any) error {
-		if injected.Add(1) == 1 {
-			return errInjected
-		}
-		return nil
-	}
+	injected := &atomic.Int32{}
+	h.bridge.hooks.afterNoteWritten = failFirst(injected)
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Bonjour."})
@@ -404,13 +394,8 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	// Fail once after creating, so the retry searches by reference and finds
 	// both the older issue of another request and this request's own.
-	var injected atomic.Int32
-	h.bridge.hooks.afterIssueCreated = func(any) error {
-		if injected.Add(1) == 1 {
-			return errInjected
-		}
-		return nil
-	}
+	injected := &atomic.Int32{}
+	h.bridge.hooks.afterIssueCreated = failFirst(injected)
 	h.start()
 	ctx := context.Background()
 	paris, _ := time.LoadLocation("Europe/Paris")

@@ -321,18 +321,9 @@ func (s *Service) AddMessage(ctx context.Context, id Identity, requestID string,
 	now := ts(s.now())
 	var out Message
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
-		req, err := getRequest(ctx, tx, requestID, true)
-		if errors.Is(err, ErrNotFound) {
-			return errRequestNotFound
-		}
+		req, err := lockWritable(ctx, tx, id, requestID)
 		if err != nil {
 			return err
-		}
-		switch accessOf(id, req) {
-		case accessNone:
-			return errRequestNotFound
-		case accessRead:
-			return errReadOnly
 		}
 		reopen := req.Status == config.StatusClosed
 		if reopen && cfg.Redmine.OnClientMessageAfterClose == "new_request" {
@@ -438,18 +429,9 @@ func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Req
 	}
 	now := ts(s.now())
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
-		req, err := getRequest(ctx, tx, requestID, true)
-		if errors.Is(err, ErrNotFound) {
-			return errRequestNotFound
-		}
+		req, err := lockWritable(ctx, tx, id, requestID)
 		if err != nil {
 			return err
-		}
-		switch accessOf(id, req) {
-		case accessNone:
-			return errRequestNotFound
-		case accessRead:
-			return errReadOnly
 		}
 		if req.Status == config.StatusClosed {
 			return nil
@@ -805,4 +787,24 @@ func referencePrefix(cfg *config.Config) string {
 		return "D"
 	}
 	return cfg.ReferencePrefix
+}
+
+// lockWritable locks a request in tx for a write by its author: another
+// client's request (or a malformed id) is not found; an owner reading a
+// request on one of their lots may not write to it.
+func lockWritable(ctx context.Context, tx pgx.Tx, id Identity, requestID string) (Request, error) {
+	req, err := getRequest(ctx, tx, requestID, true)
+	if errors.Is(err, ErrNotFound) {
+		return Request{}, errRequestNotFound
+	}
+	if err != nil {
+		return Request{}, err
+	}
+	switch accessOf(id, req) {
+	case accessNone:
+		return Request{}, errRequestNotFound
+	case accessRead:
+		return Request{}, errReadOnly
+	}
+	return req, nil
 }

@@ -36,7 +36,8 @@ type Config struct {
 	// RetryPolicy spaces the retries of failed jobs (default: exponential
 	// from 2s, capped at MaxRetryDelay, with jitter).
 	RetryPolicy river.ClientRetryPolicy
-	// MaxRetryDelay caps the default retry policy (default 5m).
+	// MaxRetryDelay caps the default retry policy (default: the config's
+	// redmine.max_retry_delay, 5m).
 	MaxRetryDelay time.Duration
 	// NoPeriodic disables the periodic poller (tests that drive it by hand).
 	NoPeriodic bool
@@ -82,7 +83,10 @@ func New(cfg Config) (*Bridge, error) {
 		cfg.Workers = 4
 	}
 	if cfg.MaxRetryDelay == 0 {
-		cfg.MaxRetryDelay = 5 * time.Minute
+		cfg.MaxRetryDelay = cfg.Holder.Get().Redmine.MaxRetryDelay
+	}
+	if cfg.MaxRetryDelay == 0 {
+		cfg.MaxRetryDelay = config.DefaultMaxRetryDelay
 	}
 	if cfg.RetryPolicy == nil {
 		cfg.RetryPolicy = &backoffPolicy{max: cfg.MaxRetryDelay}
@@ -94,13 +98,16 @@ func New(cfg Config) (*Bridge, error) {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
-		return countJob("request", b.mirrorRequest(ctx, j.Args.RequestID, j.Attempt > 1 || j.Args.Resync))
+		return countJob("request", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, j.Args.Resync))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorMessageArgs]) error {
-		return countJob("message", b.mirrorMessage(ctx, j.Args))
+		return countJob("message", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, false))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RefreshIssueArgs]) error {
-		return b.refreshIssue(ctx, j.Args.IssueID, true)
+		return b.refreshIssue(ctx, j.Args.IssueID)
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RetryIssueArgs]) error {
+		return b.retryIssue(ctx, j.JobRow, j.Args.IssueID)
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[PollArgs]) error {
 		start := time.Now()
@@ -123,6 +130,7 @@ func New(cfg Config) (*Bridge, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "poll_redmine"}))
 	}
+	jobTimeout := JobTimeout(cfg.Holder.Get().Redmine.Timeout)
 	rc, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
@@ -130,8 +138,18 @@ func New(cfg Config) (*Bridge, error) {
 		RetryPolicy:       cfg.RetryPolicy,
 		FetchPollInterval: cfg.FetchPollInterval,
 		FetchCooldown:     min(100*time.Millisecond, cfg.FetchPollInterval),
-		JobTimeout:        3 * time.Minute,
-		Logger:            slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// River fact (river@v0.51.1, client.go): RescueStuckJobsAfter
+		// defaults to 1 h (JobTimeout + 1 h above an hour), so a job left
+		// "running" by a killed process waited over an hour. Every job is
+		// cancelled at JobTimeout, so a job still "running" a little after
+		// that has no live worker: rescue it then. River's rescuer runs
+		// every 30 s, so a crashed replica's work resumes within about a
+		// minute. A rescued job may overlap nothing: the request lock and
+		// the adoption search make the re-run safe.
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: jobTimeout + rescueMargin,
+		ErrorHandler:         &errorHandler{log: cfg.Log},
+		Logger:               slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the job queue client: %w", err)
@@ -140,17 +158,63 @@ func New(cfg Config) (*Bridge, error) {
 	return b, nil
 }
 
+// JobTimeout bounds one job: a drain's few Redmine calls, each bounded by
+// redmine.timeout, fit in twice that; at least 30 s.
+func JobTimeout(redmineTimeout time.Duration) time.Duration {
+	return max(30*time.Second, 2*redmineTimeout)
+}
+
+// rescueMargin is how long after JobTimeout a job still "running" is taken
+// for the work of a dead process.
+const rescueMargin = 10 * time.Second
+
 // Start runs the workers (and, on the elected leader, the periodic jobs)
-// until Stop or ctx ends.
+// until Stop. ctx only bounds the start itself.
+//
+// River fact (river@v0.51.1, client.go): when the context given to
+// Client.Start is cancelled, River stops and cancels running jobs at once
+// (no soft stop) unless SoftStopTimeout is set. The client therefore runs on
+// a context of its own, and Stop lets running jobs finish.
 func (b *Bridge) Start(ctx context.Context) error {
-	if err := b.river.Start(ctx); err != nil {
+	if err := b.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
 	}
 	return nil
 }
 
-// Stop lets running jobs finish (within ctx) and stops.
-func (b *Bridge) Stop(ctx context.Context) error { return b.river.Stop(ctx) }
+// Stop stops fetching jobs and lets running ones finish within ctx; after
+// that they are cancelled (their work is retried: each step is idempotent).
+func (b *Bridge) Stop(ctx context.Context) error {
+	err := b.river.Stop(ctx)
+	if err == nil {
+		return nil
+	}
+	b.log.WithError(err).Warn("jobs still running at the stop deadline: cancelling them (they will be retried)")
+	cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if cerr := b.river.StopAndCancel(cctx); cerr != nil {
+		return fmt.Errorf("stopping the job queue: %w", cerr)
+	}
+	return nil
+}
+
+// errorHandler logs what River would otherwise only print: a job's error on
+// its last attempt, and panics.
+type errorHandler struct{ log *logrus.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	if job.Attempt >= job.MaxAttempts {
+		h.log.WithFields(logrus.Fields{"job_kind": job.Kind, "job_id": job.ID, "attempt": job.Attempt}).WithError(err).
+			Error("job failed on its last attempt and is discarded")
+	}
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.WithFields(logrus.Fields{"job_kind": job.Kind, "job_id": job.ID, "panic": fmt.Sprint(panicVal), "trace": trace}).
+		Error("job panicked")
+	return nil
+}
 
 // River exposes the job client (for tools such as resync).
 func (b *Bridge) River() *river.Client[pgx.Tx] { return b.river }

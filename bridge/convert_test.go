@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -122,6 +123,30 @@ func TestRedmineHookAuthentic(t *testing.T) {
 				r.Header.Set(k, v)
 			}
 			if got := redmineHookAuthentic(r, body, "s3cret"); got != c.want {
+				t.Errorf("got %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+// A secret holding URL-reserved characters must be percent-encoded in the
+// plugin's target URL (README, "Redmine webhooks"); pasted raw, "+" arrives as
+// a space and the nudge is refused. The stack's secrets are hex, so neither case
+// arises there.
+func TestRedmineHookTokenNeedsPercentEncoding(t *testing.T) {
+	const secret = "a+b/c=d"
+	cases := []struct {
+		name string
+		url  string
+		want bool
+	}{
+		{"percent-encoded", "/hooks/redmine?token=" + url.QueryEscape(secret), true},
+		{"pasted raw", "/hooks/redmine?token=" + secret, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", c.url, nil)
+			if got := redmineHookAuthentic(r, nil, secret); got != c.want {
 				t.Errorf("got %v, want %v", got, c.want)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,7 +89,7 @@ func TestStaffNoteAndStatusFlowBackOncePrivateNeverAppears(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		h.poll()
 	}
-	if err := h.bridge.refreshIssue(ctx, issueID, true); err != nil {
+	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	again := tenant.get(r.ID)
@@ -170,7 +171,7 @@ func TestWebhookNudgeBringsChangeWithoutPolling(t *testing.T) {
 	}
 	secret := h.cfg.Webhooks.RedmineSecret.Reveal()
 	body := fmt.Sprintf(`{"payload":{"action":"updated","issue":{"id":%d,"subject":"ne pas croire ce contenu"},"url":"http://x"}}`, issueID)
-	resp, err := http.Post(h.srv.URL+"/hooks/redmine?token="+secret, "application/json", strings.NewReader(body))
+	resp, err := http.Post(h.srv.URL+"/hooks/redmine?token="+url.QueryEscape(secret), "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,8 +200,8 @@ func TestForgedWebhooksAreRefusedWithoutCallingRedmine(t *testing.T) {
 		{"wrong token", "/hooks/redmine?token=wrong", nil, body, 401},
 		{"wrong header token", "/hooks/redmine", map[string]string{"X-Passerelle-Token": "nope"}, body, 401},
 		{"bad signature", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": "sha256=" + strings.Repeat("0", 64)}, body, 401},
-		{"malformed with good token", "/hooks/redmine?token=" + h.cfg.Webhooks.RedmineSecret.Reveal(), nil, "{not json", 400},
-		{"oversized", "/hooks/redmine?token=" + h.cfg.Webhooks.RedmineSecret.Reveal(), nil, `{"x":"` + strings.Repeat("a", 2<<20) + `"}`, 413},
+		{"malformed with good token", "/hooks/redmine?token=" + url.QueryEscape(h.cfg.Webhooks.RedmineSecret.Reveal()), nil, "{not json", 400},
+		{"oversized", "/hooks/redmine?token=" + url.QueryEscape(h.cfg.Webhooks.RedmineSecret.Reveal()), nil, `{"x":"` + strings.Repeat("a", 2<<20) + `"}`, 413},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -27,6 +27,10 @@ var (
 		Name: "passerelle_poll_errors_total",
 		Help: "Polls that failed (Redmine unreachable or failing).",
 	})
+	pollIssueFailures = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "passerelle_poll_issue_failures_total",
+		Help: "Issues the poller could not apply (each is retried on its own and listed by check --live).",
+	})
 	hookCalls = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "passerelle_webhook_calls_total",
 		Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",

@@ -4,14 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
+
+// oneAtATime are the unique states for "one queued or running at a time".
+//
+// River fact (river@v0.51.1, insert_opts.go): UniqueOpts{ByArgs: true}
+// without ByState uses the default unique states, which include completed:
+// the first completed job then blocks every later insert with the same args
+// until completed-job retention (24 h) deletes it — the poll ran once and
+// never again. ByState must contain available, pending, running and
+// scheduled (River refuses a list without them); completed, cancelled and
+// discarded are left out so a finished job never blocks the next one.
+var oneAtATime = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
 
 // PollArgs is the periodic job that lists the issues changed in Redmine.
 type PollArgs struct{}
@@ -19,14 +36,17 @@ type PollArgs struct{}
 // Kind names the job in River.
 func (PollArgs) Kind() string { return "poll_redmine" }
 
-// InsertOpts keeps one poll queued at a time.
+// InsertOpts keeps one poll queued or running at a time; a failed poll is not
+// retried (the next tick polls again).
 func (PollArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: oneAtATime}}
 }
 
 // RefreshIssueArgs is the job a webhook nudge enqueues: fetch that one issue
 // now. The webhook's content is never trusted; only the id is used, and only
-// for an issue Passerelle mirrors.
+// for an issue Passerelle mirrors. Not unique: a nudge that arrives while a
+// refresh of the same issue runs may come after that refresh's read, so it
+// must run again (River's unique states always include running).
 type RefreshIssueArgs struct {
 	IssueID int `json:"issue_id"`
 }
@@ -34,15 +54,36 @@ type RefreshIssueArgs struct {
 // Kind names the job in River.
 func (RefreshIssueArgs) Kind() string { return "refresh_issue" }
 
-// InsertOpts collapses repeated nudges for one issue while one is waiting.
+// InsertOpts: a few retries; the poller is the safety net.
 func (RefreshIssueArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 5}
+}
+
+// RetryIssueArgs retries, on its own, an issue the poller could not apply (or
+// found locked by a drain), so the poll cursor can move past it.
+type RetryIssueArgs struct {
+	IssueID int `json:"issue_id"`
+}
+
+// Kind names the job in River.
+func (RetryIssueArgs) Kind() string { return "retry_issue" }
+
+// InsertOpts keeps one retry queued per issue; the retry budget stops it.
+func (RetryIssueArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: mirrorMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: oneAtATime}}
 }
 
 // Nudge enqueues an immediate refresh of one issue.
 func (b *Bridge) Nudge(ctx context.Context, issueID int) error {
 	_, err := b.river.Insert(ctx, RefreshIssueArgs{IssueID: issueID}, nil)
 	return err
+}
+
+func (b *Bridge) enqueueRetryIssue(ctx context.Context, issueID int) error {
+	if _, err := b.river.Insert(ctx, RetryIssueArgs{IssueID: issueID}, nil); err != nil {
+		return fmt.Errorf("queueing a retry of issue %d: %w", issueID, err)
+	}
+	return nil
 }
 
 const issuesCursor = "redmine_issues"
@@ -52,6 +93,7 @@ type PollStats struct {
 	Listed  int // issues listed
 	Fetched int // issues read again
 	Pages   int // list requests
+	Failed  int // issues that could not be applied (retried on their own)
 }
 
 // PollOnce lists the issues that carry a customer-space reference and
@@ -62,16 +104,20 @@ type PollStats struct {
 // answer), so the two machines' clocks need not agree. The next poll reads
 // from that instant minus the overlap: an update Redmine had not committed
 // when this poll listed (a slow transaction) still carries an updated_on
-// within the overlap, and is listed next time. Counting the overlap from the
-// poll's time rather than from the last change keeps an idle poll to the
-// issues changed in the last few minutes, whatever burst came before.
+// within the overlap, and is listed next time.
 //
 // Pages follow updated_on rather than an offset: an issue changed while the
 // poll runs moves to the end of the list, and with offsets the issues after
 // it would shift back onto a page already read and be skipped. Each page
 // starts at the last updated_on seen (>=, so the boundary second is listed
-// again; issue_sync_state makes that free); an offset is used only inside a
-// single second holding more than a page of issues.
+// again); an offset is used only inside a single second holding more than a
+// page of issues.
+//
+// One issue never stops the others: an issue that fails (a note PostgreSQL
+// refuses, a 5xx on that issue alone) is recorded in issue_sync_state, retried
+// by a retry_issue job of its own and reported by `check --live`, and the
+// cursor moves on. Only a failure that is not about one issue (Redmine or the
+// database unreachable) ends the poll with the cursor kept.
 func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 	var st PollStats
 	cfg := b.cfg.Holder.Get()
@@ -111,24 +157,36 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 			return st, err
 		}
 		for _, is := range page.Issues {
-			if t, ok := applied[is.ID]; ok && !is.UpdatedOn.After(t) {
+			if is.UpdatedOn.After(maxSeen) {
+				maxSeen = is.UpdatedOn
+			}
+			// applied is Redmine's clock when the issue was last read, less
+			// a second: a change after that read has an updated_on at or
+			// after it, even within the same second.
+			if t, ok := applied[is.ID]; ok && is.UpdatedOn.Before(t) {
 				continue
 			}
 			fetched, err := b.refresh(ctx, is.ID)
 			if fetched {
 				st.Fetched++
 			}
-			if err != nil {
-				// Keep the cursor where it was: the next poll tries again.
-				return st, err
+			if err == nil {
+				continue
 			}
-			if is.UpdatedOn.After(maxSeen) {
-				maxSeen = is.UpdatedOn
+			if errors.Is(err, errIssueBusy) {
+				// A drain holds the request and applies the issue when done;
+				// a retry makes sure of it.
+				if err := b.enqueueRetryIssue(ctx, is.ID); err != nil {
+					return st, err
+				}
+				continue
 			}
-		}
-		for _, is := range page.Issues {
-			if is.UpdatedOn.After(maxSeen) {
-				maxSeen = is.UpdatedOn
+			if notAboutOneIssue(err) {
+				return st, err // keep the cursor: the next poll reads again
+			}
+			st.Failed++
+			if ferr := b.issueFailed(ctx, is.ID, err); ferr != nil {
+				return st, ferr
 			}
 		}
 		if len(page.Issues) < pageSize || offset+len(page.Issues) >= page.TotalCount {
@@ -153,20 +211,57 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 	return st, nil
 }
 
-// refreshIssue reads one mirrored issue with its journals and attachments and
-// applies what changed. Everything it stores is keyed by journal or attachment
-// id, so applying the same issue twice changes nothing.
-func (b *Bridge) refreshIssue(ctx context.Context, issueID int, nudged bool) error {
+// notAboutOneIssue tells a failure of Redmine or the network as a whole (no
+// HTTP answer) from one about a single issue.
+func notAboutOneIssue(err error) bool {
+	var ae *redmine.APIError
+	if errors.As(err, &ae) {
+		return false
+	}
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// issueFailed records that an issue could not be applied and queues its own
+// retry.
+func (b *Bridge) issueFailed(ctx context.Context, issueID int, cause error) error {
+	b.log.WithField("issue_id", issueID).WithError(cause).Warn("issue could not be applied; retrying it on its own")
+	pollIssueFailures.Inc()
+	if err := b.sync.recordIssueFailure(ctx, issueID, cause.Error()); err != nil {
+		return err
+	}
+	return b.enqueueRetryIssue(ctx, issueID)
+}
+
+// retryIssue is the retry_issue job.
+func (b *Bridge) retryIssue(ctx context.Context, job *rivertype.JobRow, issueID int) error {
 	_, err := b.refresh(ctx, issueID)
-	if err == nil && nudged {
-		b.log.WithField("issue_id", issueID).Debug("issue refreshed after a webhook nudge")
+	if errors.Is(err, errIssueBusy) {
+		return river.JobSnooze(lockBusyDelay)
+	}
+	if err == nil {
+		return b.sync.clearIssueFailure(ctx, issueID)
+	}
+	if rerr := b.sync.recordIssueFailure(ctx, issueID, err.Error()); rerr != nil {
+		return rerr
+	}
+	if job.Attempt >= job.MaxAttempts || b.now().Sub(job.CreatedAt) >= b.cfg.Holder.Get().Redmine.RetryBudget {
+		return river.JobCancel(fmt.Errorf("issue %d still failing after %d attempts (reported by check --live): %w", issueID, job.Attempt, err))
 	}
 	return err
 }
 
-// refresh is refreshIssue; fetched tells whether Redmine was asked at all
-// (not for an issue Passerelle does not mirror, or whose mapping is not
-// committed yet — it is not marked as applied, so a later poll sees it).
+// errIssueBusy: a drain of the issue's request holds its lock (and will apply
+// the issue when done).
+var errIssueBusy = errors.New("the request is being synced by another worker")
+
+// refresh reads one mirrored issue with its journals and attachments and
+// applies what changed, under the request's lock. fetched tells whether
+// Redmine was asked at all (not for an issue Passerelle does not mirror, or
+// whose mapping is not committed yet: it is not marked as applied, so a later
+// poll sees it). When a drain holds the request, a retry_issue job is queued
+// instead (fetched false, no error).
 func (b *Bridge) refresh(ctx context.Context, issueID int) (fetched bool, err error) {
 	req, err := b.cfg.Store.RequestByIssue(ctx, issueID)
 	if errors.Is(err, espaceclient.ErrNotFound) {
@@ -175,106 +270,36 @@ func (b *Bridge) refresh(ctx context.Context, issueID int) (fetched bool, err er
 	if err != nil {
 		return false, err
 	}
-	return true, b.apply(ctx, req, issueID)
-}
-
-// apply reads the issue and stores what changed for the client.
-func (b *Bridge) apply(ctx context.Context, req espaceclient.Request, issueID int) error {
-	log := b.log.WithFields(logrus.Fields{"issue_id": issueID, "request_id": req.ID, "reference": req.Reference})
-	issue, err := b.rm.GetIssue(ctx, issueID, "journals", "attachments")
-	if redmine.IsNotFound(err) || redmine.IsPermanent(err) {
-		log.WithError(err).Warn("mirrored issue no longer readable in Redmine")
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	cfg := b.cfg.Holder.Get()
-	dir, err := b.directory(ctx)
-	if err != nil {
-		return err
-	}
-	statusName := func(id int) (string, bool) {
-		if s, ok := dir.StatusByID[id]; ok {
-			return s.Name, true
+	locked, err := b.sync.withRequestLock(ctx, req.ID, func() error {
+		fetched = true
+		issue, err := b.rm.GetIssue(ctx, issueID, "journals", "attachments")
+		if redmine.IsNotFound(err) || (redmine.IsPermanent(err)) {
+			b.log.WithFields(logrus.Fields{"issue_id": issueID, "reference": req.Reference}).WithError(err).
+				Warn("mirrored issue no longer readable in Redmine")
+			return nil
 		}
-		if d, err := b.reloadDirectory(ctx); err == nil {
-			if s, ok := d.StatusByID[id]; ok {
-				return s.Name, true
-			}
-		}
-		return "", false
-	}
-	// A client's close or follow-up not yet in Redmine is newer than Redmine's
-	// status: applying that status would undo the client's close (or reopen)
-	// for a moment. Hold status changes back; the issue is not marked as
-	// applied, so the poll after the client's action is mirrored applies them.
-	pending, err := b.cfg.Store.PendingClientActions(ctx, req.ID, b.now().Add(-pendingActionWindow))
-	if err != nil {
-		return err
-	}
-	holdStatus := pending > 0
-	maxSize := int64(cfg.Uploads.MaxFileSize)
-	for _, c := range PlanChanges(cfg, issue, dir.Me.ID, statusName) {
-		jid := c.JournalID
-		var atts []espaceclient.Attachment
-		for _, a := range c.Attachments {
-			known, err := b.cfg.Store.AttachmentKnown(ctx, a.ID)
-			if err != nil {
-				return err
-			}
-			if known {
-				continue
-			}
-			data, err := b.rm.Download(ctx, a, maxSize)
-			if errors.Is(err, redmine.ErrTooLarge) {
-				log.WithField("attachment_id", a.ID).Warn("staff attachment over the size limit: not passed on")
-				c.Note += fmt.Sprintf("\n\n(Le document « %s » est trop volumineux pour l'espace client : demandez-le à l'agence.)", a.Filename)
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			id := a.ID
-			atts = append(atts, espaceclient.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: int64(len(data)), Data: data, RedmineAttachmentID: &id})
-		}
-		if c.Status != "" && !holdStatus {
-			// One microsecond later than the note of the same journal, so the
-			// thread shows the note, then the new status.
-			if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, &jid, c.Status, c.ClientStatus,
-				"Statut : "+espaceclient.StatusLabel(c.ClientStatus), c.At.Add(time.Microsecond)); err != nil {
-				return err
-			}
-		}
-		if c.Note != "" {
-			if _, err := b.cfg.Store.AddStaffMessage(ctx, req.ID, jid, c.Author, c.Note, c.At, atts); err != nil {
-				return err
-			}
-		} else {
-			for _, a := range atts {
-				if _, err := b.cfg.Store.AddStaffAttachment(ctx, req.ID, *a.RedmineAttachmentID, a.Filename, a.ContentType, a.Data, c.At); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	// A status changed with a private note is invisible in the journals; the
-	// issue's current status still tells the client where things stand.
-	if issue.Status.Name != "" && !holdStatus {
-		cs := cfg.Statuses.ClientStatusOf(issue.Status.Name)
-		if _, err := b.cfg.Store.ApplyRedmineStatus(ctx, req.ID, nil, issue.Status.Name, cs,
-			"Statut : "+espaceclient.StatusLabel(cs), issue.UpdatedOn); err != nil {
+		if err != nil {
 			return err
 		}
+		return b.applyIssue(ctx, req.ID, issue)
+	})
+	if err != nil {
+		return fetched, err
 	}
-	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
-	if holdStatus {
-		log.Debug("client action not in Redmine yet: status changes held back")
-		return nil
+	if !locked {
+		return false, errIssueBusy
 	}
-	return b.sync.setIssueUpdatedOn(ctx, issue.ID, issue.UpdatedOn)
+	return fetched, nil
 }
 
-// pendingActionWindow bounds how long a client action that never reaches
-// Redmine (its job failed for good) holds status changes back.
-const pendingActionWindow = time.Hour
+// refreshIssue is the refresh_issue job (a webhook nudge).
+func (b *Bridge) refreshIssue(ctx context.Context, issueID int) error {
+	_, err := b.refresh(ctx, issueID)
+	if errors.Is(err, errIssueBusy) {
+		return river.JobSnooze(lockBusyDelay)
+	}
+	if err == nil {
+		b.log.WithField("issue_id", issueID).Debug("issue refreshed after a webhook nudge")
+	}
+	return err
+}

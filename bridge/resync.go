@@ -5,44 +5,47 @@ import (
 	"fmt"
 )
 
-// Resync enqueues again the mirroring of what is not in Redmine yet: the
-// requests without an issue (clearing their recorded error) and the client
-// messages and closings not mirrored. With references, only those requests.
-// It is what an admin runs after fixing the cause of a permanent error
-// (`passerelle resync`); jobs already queued are not doubled (unique jobs).
+// Resync queues again the drain of every request that is not wholly in
+// Redmine: without an issue, stopped by a permanent error or a spent retry
+// budget (the error is cleared first), or with follow-ups and closings not
+// mirrored. With references, only those requests. It is what an admin runs
+// after fixing the cause `passerelle check --live` reported. The drain
+// applies the request's actions in order, so the follow-ups and the close
+// that waited behind a failed request are mirrored too, each exactly once;
+// running resync twice only queues a drain that finds nothing to do.
 func (b *Bridge) Resync(ctx context.Context, references []string) ([]string, error) {
-	reqs, msgs, err := b.sync.unmirrored(ctx, references)
+	reqs, err := b.sync.unsynced(ctx, references)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, r := range reqs {
-		if err := b.cfg.Store.SetMirrorError(ctx, r.id, ""); err != nil {
-			return out, err
+		if r.mirrorError != "" {
+			if err := b.cfg.Store.SetMirrorError(ctx, r.id, ""); err != nil {
+				return out, err
+			}
 		}
-		res, err := b.river.Insert(ctx, MirrorRequestArgs{RequestID: r.id, Resync: true}, nil)
-		if err != nil {
+		if _, err := b.river.Insert(ctx, MirrorRequestArgs{RequestID: r.id, Resync: true}, nil); err != nil {
 			return out, fmt.Errorf("enqueuing %s: %w", r.reference, err)
 		}
-		out = append(out, fmt.Sprintf("%s: request enqueued%s", r.reference, skipped(res.UniqueSkippedAsDuplicate)))
-	}
-	for _, m := range msgs {
-		res, err := b.river.Insert(ctx, MirrorMessageArgs{RequestID: m.requestID, MessageID: m.id, Close: m.close}, nil)
-		if err != nil {
-			return out, fmt.Errorf("enqueuing a message of %s: %w", m.reference, err)
+		line := fmt.Sprintf("%s: queued", r.reference)
+		if !r.hasIssue {
+			line += " (request"
+		} else {
+			line += " ("
 		}
-		what := "message"
-		if m.close {
-			what = "closing"
+		switch {
+		case !r.hasIssue && r.pending > 1: // the first message goes with the request
+			line += fmt.Sprintf(" and %d follow-up(s) or close)", r.pending-1)
+		case !r.hasIssue:
+			line += ")"
+		default:
+			line += fmt.Sprintf("%d follow-up(s) or close)", r.pending)
 		}
-		out = append(out, fmt.Sprintf("%s: %s %s enqueued%s", m.reference, what, m.id, skipped(res.UniqueSkippedAsDuplicate)))
+		if r.mirrorError != "" {
+			line += "; was stopped: " + r.mirrorError
+		}
+		out = append(out, line)
 	}
 	return out, nil
-}
-
-func skipped(dup bool) string {
-	if dup {
-		return " (already queued)"
-	}
-	return ""
 }

@@ -66,10 +66,10 @@ type DeadlineWatchArgs struct{}
 // Kind names the job in River.
 func (DeadlineWatchArgs) Kind() string { return "deadline_watch" }
 
-// InsertOpts keeps one watch queued at a time; a failed run is not retried
-// (the next minute's is).
+// InsertOpts keeps one watch queued or running at a time (not once ever:
+// see oneAtATime); a failed run is not retried (the next minute's is).
 func (DeadlineWatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: oneAtATime}}
 }
 
 // DeadlineAlertArgs is the job that carries out one claimed alert.
@@ -84,10 +84,18 @@ type DeadlineAlertArgs struct {
 func (DeadlineAlertArgs) Kind() string { return "deadline_alert" }
 
 // InsertOpts makes the job unique per alert; retries follow the bridge's
-// backoff, and the watcher enqueues the alert again if River gives up.
+// backoff (60 attempts are about 4 h 24 min with retries capped at 5 min),
+// and the watcher enqueues the alert again if River gives up. The default
+// unique states (which include completed) are what is meant here: a
+// completed alert job is a done alert, and must never run twice; discarded
+// and cancelled jobs are not in them, so the watcher's redrive can insert.
 func (DeadlineAlertArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: maxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{MaxAttempts: alertMaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// alertMaxAttempts bounds one alert job; the watcher redrives a pending alert
+// whose job River gave up.
+const alertMaxAttempts = 60
 
 // WatcherConfig tunes the watcher. Zero fields take the defaults.
 type WatcherConfig struct {
@@ -646,7 +654,10 @@ func (b *Bridge) writeEscalationNote(ctx context.Context, log *logrus.Entry, cfg
 		if req.MirrorError != "" {
 			return "none", nil, nil // never mirrored: `passerelle check --live` reports it
 		}
-		return "", nil, river.JobSnooze(time.Minute) // the issue is being created
+		// The issue is being created. A plain error, not a snooze: a snooze
+		// does not count as an attempt, and would wait for ever on a
+		// request that never reaches Redmine.
+		return "", nil, errors.New("the request is not in Redmine yet: the escalation note waits for its issue")
 	}
 	if issueErr != nil {
 		if redmine.IsNotFound(issueErr) {

@@ -317,7 +317,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Bonjour, le plombier passe demain matin."}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.bridge.refreshIssue(ctx, issueID, false); err != nil {
+	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	tenant.call("GET", "/api/v1/requests/"+r.ID, nil, nil, &api)
@@ -366,7 +366,7 @@ func TestClientFollowUpMovesTheDueTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As a webhook nudge would (the poller's path is tested elsewhere).
-	if err := h.bridge.refreshIssue(ctx, issueID, false); err != nil {
+	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	var api struct {

@@ -72,8 +72,14 @@ type Redmine struct {
 	// PollInterval is how often the poller lists changed issues (default 10s).
 	PollInterval time.Duration `yaml:"poll_interval"`
 	// PollOverlap is re-read before the stored cursor on each poll (default 2m).
-	PollOverlap  time.Duration       `yaml:"poll_overlap"`
-	CustomFields RedmineCustomFields `yaml:"custom_fields"`
+	PollOverlap time.Duration `yaml:"poll_overlap"`
+	// RetryBudget is how long a client's action (a request, a follow-up, a
+	// close) is retried while Redmine is down or failing before its mirroring
+	// stops and is reported by `check --live` (default 72h: a weekend).
+	RetryBudget time.Duration `yaml:"retry_budget"`
+	// MaxRetryDelay caps the wait between two retries (default 5m).
+	MaxRetryDelay time.Duration       `yaml:"max_retry_delay"`
+	CustomFields  RedmineCustomFields `yaml:"custom_fields"`
 	// MandateTracker is the tracker of the owners' mandate tickets (default "Mandat").
 	MandateTracker string `yaml:"mandate_tracker"`
 	// ClientClosedStatus is the Redmine status set when a client closes a request.

@@ -20,6 +20,8 @@ const (
 	DefaultRedmineTimeout  = 20 * time.Second
 	DefaultPollInterval    = 10 * time.Second
 	DefaultPollOverlap     = 2 * time.Minute
+	DefaultRetryBudget     = 72 * time.Hour
+	DefaultMaxRetryDelay   = 5 * time.Minute
 	DefaultInboundTolerate = 5 * time.Minute
 )
 
@@ -45,6 +47,12 @@ func (c *Config) applyDefaults() {
 	}
 	if r.PollOverlap == 0 {
 		r.PollOverlap = DefaultPollOverlap
+	}
+	if r.RetryBudget == 0 {
+		r.RetryBudget = DefaultRetryBudget
+	}
+	if r.MaxRetryDelay == 0 {
+		r.MaxRetryDelay = DefaultMaxRetryDelay
 	}
 	def(&r.MandateTracker, "Mandat")
 	def(&r.OnClientMessageAfterClose, "reopen")
@@ -140,6 +148,12 @@ func (c *Config) validate(v *validator) {
 	}
 	if r.PollOverlap < 0 {
 		v.errf("redmine.poll_overlap", "must not be negative")
+	}
+	if r.RetryBudget < 0 {
+		v.errf("redmine.retry_budget", "must not be negative: expected a duration such as 72h")
+	}
+	if r.MaxRetryDelay < 0 || (r.MaxRetryDelay > 0 && r.MaxRetryDelay < time.Second) {
+		v.errf("redmine.max_retry_delay", "%s: expected a duration of at least 1s, such as 5m", r.MaxRetryDelay)
 	}
 	if r.CustomFields.Reference <= 0 {
 		v.errf("redmine.custom_fields.reference", "required: expected the id of the custom field \"Réf. espace client\" (Administration → Custom fields, the number in its URL)")

@@ -101,7 +101,10 @@ type Message struct {
 	ClientStatus     config.ClientStatus `json:"client_status,omitempty"`
 	Source           string              `json:"-"`
 	RedmineJournalID *int                `json:"-"`
-	MirroredAt       *time.Time          `json:"-"`
+	// Reopens is set on a client follow-up written on a closed request: its
+	// note reopens the Redmine issue.
+	Reopens    bool       `json:"-"`
+	MirroredAt *time.Time `json:"-"`
 	CreatedAt        time.Time           `json:"created_at"`
 	Attachments      []Attachment        `json:"attachments"`
 }

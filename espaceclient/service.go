@@ -331,6 +331,7 @@ func (s *Service) AddMessage(ctx context.Context, id Identity, requestID string,
 		}
 		msg := clientMessage(id, body, source, now)
 		msg.RequestID = req.ID
+		msg.Reopens = reopen
 		msg, err = insertMessage(ctx, tx, msg, checked)
 		if err != nil {
 			return err

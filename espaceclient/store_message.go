@@ -11,13 +11,13 @@ import (
 )
 
 const messageColumns = `m.id::text, m.request_id::text, m.author_kind, m.kind, m.author_name, COALESCE(m.identity_id::text, ''),
-	m.body, m.client_status, m.source, m.redmine_journal_id, m.mirrored_at, m.created_at`
+	m.body, m.client_status, m.source, m.redmine_journal_id, m.reopens, m.mirrored_at, m.created_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var cs string
 	err := row.Scan(&m.ID, &m.RequestID, &m.AuthorKind, &m.Kind, &m.AuthorName, &m.IdentityID,
-		&m.Body, &cs, &m.Source, &m.RedmineJournalID, &m.MirroredAt, &m.CreatedAt)
+		&m.Body, &cs, &m.Source, &m.RedmineJournalID, &m.Reopens, &m.MirroredAt, &m.CreatedAt)
 	if err != nil {
 		return Message{}, notFound(err)
 	}
@@ -91,11 +91,11 @@ func insertMessage(ctx context.Context, tx pgx.Tx, msg Message, files []checkedF
 	}
 	err := tx.QueryRow(ctx, `
 		INSERT INTO messages (request_id, author_kind, kind, author_name, identity_id, body, client_status, source,
-			redmine_journal_id, mirrored_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			redmine_journal_id, reopens, mirrored_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING id::text`,
 		msg.RequestID, msg.AuthorKind, msg.Kind, msg.AuthorName, identity, msg.Body, string(msg.ClientStatus), msg.Source,
-		msg.RedmineJournalID, msg.MirroredAt, msg.CreatedAt).Scan(&msg.ID)
+		msg.RedmineJournalID, msg.Reopens, msg.MirroredAt, msg.CreatedAt).Scan(&msg.ID)
 	if err != nil {
 		return Message{}, fmt.Errorf("storing message: %w", err)
 	}

@@ -40,8 +40,12 @@ func (c *Client) GetIssue(ctx context.Context, id int, include ...string) (Issue
 	var out struct {
 		Issue Issue `json:"issue"`
 	}
-	if _, err := c.do(ctx, "GET", "/issues/"+strconv.Itoa(id)+".json", q, nil, &out); err != nil {
+	resp, err := c.do(ctx, "GET", "/issues/"+strconv.Itoa(id)+".json", q, nil, &out)
+	if err != nil {
 		return Issue{}, err
+	}
+	if t, perr := http.ParseTime(resp.Header().Get("Date")); perr == nil {
+		out.Issue.ServerTime = t
 	}
 	return out.Issue, nil
 }

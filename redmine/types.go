@@ -66,6 +66,10 @@ type Issue struct {
 	ClosedOn     *time.Time         `json:"closed_on"`
 	Journals     []Journal          `json:"journals"`
 	Attachments  []Attachment       `json:"attachments"`
+	// ServerTime is Redmine's clock when GetIssue read it (its Date header,
+	// to the second); zero when unknown. Every change committed before that
+	// instant is in this answer.
+	ServerTime time.Time `json:"-"`
 }
 
 // CustomField returns the string value of a custom field, "" when absent.

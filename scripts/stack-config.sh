@@ -9,8 +9,12 @@ stack="$root/.stack"
 # shellcheck disable=SC1091
 source "$stack/env"
 
-secret() { # file: creates a random secret once
-  [ -s "$1" ] || { head -c 32 /dev/urandom | base64 | tr -d '\n' > "$1"; chmod 600 "$1"; }
+# The Redmine webhook secret goes into the plugin's target URL (?token=): it is
+# hex, so it needs no percent-encoding (base64's "+" arrives as a space). A
+# secret from an older stack that is not URL-safe is replaced.
+secret() { # file: creates a random URL-safe secret once
+  if [ -s "$1" ] && grep -Eq '^[0-9a-f]{64}$' "$1"; then return; fi
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1"; chmod 600 "$1"
 }
 secret "$stack/redmine-webhook.secret"
 [ -s "$stack/inbound-webhook.secret" ] || { printf 'whsec_%s' "$(head -c 32 /dev/urandom | base64 | tr -d '\n')" > "$stack/inbound-webhook.secret"; chmod 600 "$stack/inbound-webhook.secret"; }

@@ -16,6 +16,9 @@ import (
 type ClientService interface {
 	CreateRequest(ctx context.Context, id espaceclient.Identity, in espaceclient.NewRequest, files []espaceclient.Upload, source string) (espaceclient.Request, error)
 	AddMessageByReference(ctx context.Context, id espaceclient.Identity, reference, body string, files []espaceclient.Upload, source string) (espaceclient.Request, espaceclient.Message, error)
+	// GetRequest reads a request with its thread as its author sees it: a
+	// delivery stored but never answered gets its answer rebuilt from it.
+	GetRequest(ctx context.Context, id espaceclient.Identity, requestID string) (espaceclient.Request, error)
 }
 
 // Identities finds clients by Kratos id or e-mail.

@@ -28,6 +28,8 @@ type Store interface {
 	AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID int, filename, contentType string, data []byte, at time.Time) (bool, error)
 	AttachmentKnown(ctx context.Context, redmineAttachmentID int) (bool, error)
 	PendingClientActions(ctx context.Context, requestID string, since time.Time) (int, error)
+	NextClientAction(ctx context.Context, requestID string) (espaceclient.Message, bool, error)
+	LastClientStatusJournal(ctx context.Context, requestID string) (int, error)
 }
 
 // syncStore holds the bridge's own tables: poll cursors and per-issue sync
@@ -64,7 +66,7 @@ func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []int) (map[int]
 	if len(issueIDs) == 0 {
 		return out, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT issue_id, updated_on FROM issue_sync_state WHERE issue_id = ANY($1)`, issueIDs)
+	rows, err := s.pool.Query(ctx, `SELECT issue_id, updated_on FROM issue_sync_state WHERE issue_id = ANY($1) AND updated_on IS NOT NULL`, issueIDs)
 	if err != nil {
 		return nil, fmt.Errorf("reading issue sync state: %w", err)
 	}
@@ -80,13 +82,71 @@ func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []int) (map[int]
 	return out, rows.Err()
 }
 
-// setIssueUpdatedOn records that an issue was applied as of updated_on.
+// setIssueUpdatedOn records that an issue was applied as of t (never
+// backward), which also ends any failure recorded for it.
 func (s syncStore) setIssueUpdatedOn(ctx context.Context, issueID int, t time.Time) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO issue_sync_state (issue_id, updated_on) VALUES ($1, $2)
-		ON CONFLICT (issue_id) DO UPDATE SET updated_on = GREATEST(issue_sync_state.updated_on, EXCLUDED.updated_on), synced_at = now()`, issueID, t)
+		ON CONFLICT (issue_id) DO UPDATE SET updated_on = GREATEST(issue_sync_state.updated_on, EXCLUDED.updated_on),
+			synced_at = now(), failures = 0, last_error = '', failing_since = NULL`, issueID, t)
 	if err != nil {
 		return fmt.Errorf("storing issue %d sync state: %w", issueID, err)
+	}
+	return nil
+}
+
+// recordIssueFailure counts a failed apply of an issue.
+func (s syncStore) recordIssueFailure(ctx context.Context, issueID int, msg string) error {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO issue_sync_state (issue_id, updated_on, failures, last_error, failing_since) VALUES ($1, NULL, 1, $2, now())
+		ON CONFLICT (issue_id) DO UPDATE SET failures = issue_sync_state.failures + 1, last_error = EXCLUDED.last_error,
+			failing_since = COALESCE(issue_sync_state.failing_since, now())`, issueID, msg)
+	if err != nil {
+		return fmt.Errorf("recording the failure of issue %d: %w", issueID, err)
+	}
+	return nil
+}
+
+// clearIssueFailure forgets an issue's failure once it applied.
+func (s syncStore) clearIssueFailure(ctx context.Context, issueID int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE issue_sync_state SET failures = 0, last_error = '', failing_since = NULL WHERE issue_id = $1 AND failures > 0`, issueID)
+	if err != nil {
+		return fmt.Errorf("clearing the failure of issue %d: %w", issueID, err)
+	}
+	return nil
+}
+
+// journalsApplied tells which of the journals were applied before.
+func (s syncStore) journalsApplied(ctx context.Context, journalIDs []int) (map[int]bool, error) {
+	out := make(map[int]bool, len(journalIDs))
+	if len(journalIDs) == 0 {
+		return out, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT journal_id FROM applied_journals WHERE journal_id = ANY($1)`, journalIDs)
+	if err != nil {
+		return nil, fmt.Errorf("reading applied journals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// markJournalsApplied remembers journals of an issue as applied.
+func (s syncStore) markJournalsApplied(ctx context.Context, issueID int, journalIDs []int) error {
+	if len(journalIDs) == 0 {
+		return nil
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO applied_journals (journal_id, issue_id) SELECT unnest($2::int[]), $1
+		ON CONFLICT (journal_id) DO NOTHING`, issueID, journalIDs)
+	if err != nil {
+		return fmt.Errorf("remembering applied journals of issue %d: %w", issueID, err)
 	}
 	return nil
 }
@@ -119,106 +179,94 @@ func (s syncStore) withRequestLock(ctx context.Context, requestID string, fn fun
 	return true, fn()
 }
 
-// MirrorErrors lists the requests that could not be mirrored and why, one
-// line each, for `passerelle check --live`.
+// MirrorErrors lists, one line each, for `passerelle check --live`: the
+// requests whose mirroring stopped (a permanent error or the retry budget
+// spent: the request itself, or a follow-up or close of it), with how many
+// client actions wait behind the failure; and the Redmine issues the poller
+// keeps failing to apply.
 func MirrorErrors(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
-	rows, err := pool.Query(ctx, `SELECT reference, mirror_error FROM requests WHERE mirror_error <> '' AND redmine_issue_id IS NULL ORDER BY created_at`)
+	rows, err := pool.Query(ctx, `
+		SELECT r.reference, r.mirror_error, r.redmine_issue_id,
+			(SELECT count(*) FROM messages m WHERE m.request_id = r.id AND m.mirrored_at IS NULL
+			   AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed'))
+		FROM requests r WHERE r.mirror_error <> '' ORDER BY r.created_at`)
 	if err != nil {
 		return nil, fmt.Errorf("listing requests that could not be mirrored: %w", err)
 	}
-	defer rows.Close()
 	var out []string
 	for rows.Next() {
 		var ref, msg string
-		if err := rows.Scan(&ref, &msg); err != nil {
+		var issue *int
+		var waiting int
+		if err := rows.Scan(&ref, &msg, &issue, &waiting); err != nil {
+			rows.Close()
 			return nil, err
 		}
-		out = append(out, fmt.Sprintf("request %s not mirrored: %s", ref, msg))
+		what := "not mirrored"
+		if issue != nil {
+			what = fmt.Sprintf("(issue #%d) stopped", *issue)
+		}
+		out = append(out, fmt.Sprintf("request %s %s, %d client action(s) waiting: %s", ref, what, waiting, msg))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = pool.Query(ctx, `
+		SELECT s.issue_id, s.failures, s.failing_since, s.last_error FROM issue_sync_state s
+		WHERE s.failures > 0 ORDER BY s.failing_since`)
+	if err != nil {
+		return nil, fmt.Errorf("listing issues that fail to apply: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, failures int
+		var since *time.Time
+		var msg string
+		if err := rows.Scan(&id, &failures, &since, &msg); err != nil {
+			return nil, err
+		}
+		when := ""
+		if since != nil {
+			when = " since " + since.UTC().Format(time.RFC3339)
+		}
+		out = append(out, fmt.Sprintf("issue #%d not applied to the customer space (%d failures%s): %s", id, failures, when, msg))
 	}
 	return out, rows.Err()
 }
 
-// deliveryStore records inbound webhook deliveries by webhook-id.
-type deliveryStore struct{ pool *pgxpool.Pool }
-
-// begin claims a delivery id. fresh is true for a new id; otherwise status
-// and response are the first answer (status 0: still being processed).
-func (s deliveryStore) begin(ctx context.Context, id string) (status int, response []byte, fresh bool, err error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO inbound_deliveries (webhook_id, status_code, response) VALUES ($1, 0, '') ON CONFLICT (webhook_id) DO NOTHING`, id)
-	if err != nil {
-		return 0, nil, false, fmt.Errorf("claiming delivery %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 1 {
-		return 0, nil, true, nil
-	}
-	err = s.pool.QueryRow(ctx, `SELECT status_code, response FROM inbound_deliveries WHERE webhook_id = $1`, id).Scan(&status, &response)
-	if err != nil {
-		return 0, nil, false, fmt.Errorf("reading delivery %s: %w", id, err)
-	}
-	return status, response, false, nil
+type unsyncedRequest struct {
+	id, reference string
+	mirrorError   string
+	pending       int
+	hasIssue      bool
 }
 
-// finish stores a delivery's answer.
-func (s deliveryStore) finish(ctx context.Context, id string, status int, response []byte) error {
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_deliveries SET status_code = $2, response = $3 WHERE webhook_id = $1`, id, status, string(response))
-	return err
-}
-
-// forget drops a delivery that failed on our side, so it may be retried.
-func (s deliveryStore) forget(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM inbound_deliveries WHERE webhook_id = $1`, id)
-	return err
-}
-
-type unmirroredRequest struct{ id, reference string }
-
-type unmirroredMessage struct {
-	id, requestID, reference string
-	close                    bool
-}
-
-// unmirrored lists the requests without a Redmine issue and the client
-// messages and closings not mirrored (of requests that have an issue), for
-// Resync; references, when given, restrict both.
-func (s syncStore) unmirrored(ctx context.Context, references []string) ([]unmirroredRequest, []unmirroredMessage, error) {
-	all := len(references) == 0
+// unsynced lists the requests a resync must drain again: without an issue,
+// stopped by an error, or with client actions not in Redmine; references,
+// when given, restrict the list.
+func (s syncStore) unsynced(ctx context.Context, references []string) ([]unsyncedRequest, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id::text, reference FROM requests
-		WHERE redmine_issue_id IS NULL AND ($1 OR reference = ANY($2::text[]))
-		ORDER BY created_at`, all, references)
+		SELECT r.id::text, r.reference, r.mirror_error, r.redmine_issue_id IS NOT NULL,
+			(SELECT count(*) FROM messages m WHERE m.request_id = r.id AND m.mirrored_at IS NULL
+			   AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed')) AS pending
+		FROM requests r
+		WHERE ($1 OR r.reference = ANY($2::text[]))
+		  AND (r.redmine_issue_id IS NULL OR r.mirror_error <> ''
+		       OR EXISTS (SELECT 1 FROM messages m WHERE m.request_id = r.id AND m.mirrored_at IS NULL
+		                  AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed')))
+		ORDER BY r.created_at`, len(references) == 0, references)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listing unmirrored requests: %w", err)
-	}
-	var reqs []unmirroredRequest
-	for rows.Next() {
-		var r unmirroredRequest
-		if err := rows.Scan(&r.id, &r.reference); err != nil {
-			rows.Close()
-			return nil, nil, err
-		}
-		reqs = append(reqs, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, nil, err
-	}
-	rows, err = s.pool.Query(ctx, `
-		SELECT m.id::text, r.id::text, r.reference, m.kind = 'closed' FROM messages m JOIN requests r ON r.id = m.request_id
-		WHERE m.mirrored_at IS NULL AND r.redmine_issue_id IS NOT NULL
-		  AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed')
-		  AND ($1 OR r.reference = ANY($2::text[]))
-		ORDER BY m.created_at`, all, references)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing unmirrored messages: %w", err)
+		return nil, fmt.Errorf("listing requests to resync: %w", err)
 	}
 	defer rows.Close()
-	var msgs []unmirroredMessage
+	var out []unsyncedRequest
 	for rows.Next() {
-		var m unmirroredMessage
-		if err := rows.Scan(&m.id, &m.requestID, &m.reference, &m.close); err != nil {
-			return nil, nil, err
+		var r unsyncedRequest
+		if err := rows.Scan(&r.id, &r.reference, &r.mirrorError, &r.hasIssue, &r.pending); err != nil {
+			return nil, err
 		}
-		msgs = append(msgs, m)
+		out = append(out, r)
 	}
-	return reqs, msgs, rows.Err()
+	return out, rows.Err()
 }

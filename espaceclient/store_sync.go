@@ -124,7 +124,7 @@ func (s *Store) SetMirrorError(ctx context.Context, requestID, msg string) error
 	if !validUUID(requestID) {
 		return ErrNotFound
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE requests SET mirror_error = $2 WHERE id = $1`, requestID, msg)
+	tag, err := s.pool.Exec(ctx, `UPDATE requests SET mirror_error = $2, mirror_error_at = CASE WHEN $2 = '' THEN NULL ELSE now() END WHERE id = $1`, requestID, msg)
 	if err != nil {
 		return fmt.Errorf("recording mirror error: %w", err)
 	}

@@ -135,18 +135,23 @@ func insertRequest(ctx context.Context, tx pgx.Tx, req Request) (Request, error)
 }
 
 // setClientStatus changes a request's client status inside tx; closed_at is
-// set to at when the status is closed and cleared otherwise.
+// set to at when the status is closed and cleared otherwise. updated_at
+// becomes at unless it is later already: it never moves back (at may be a
+// Redmine journal's time, older than the request's last change).
 func setClientStatus(ctx context.Context, tx pgx.Tx, req *Request, status config.ClientStatus, at time.Time) error {
 	var closedAt *time.Time
 	if status == config.StatusClosed {
 		closedAt = &at
 	}
-	_, err := tx.Exec(ctx, `UPDATE requests SET status = $2, closed_at = $3, updated_at = $4 WHERE id = $1`,
+	_, err := tx.Exec(ctx, `UPDATE requests SET status = $2, closed_at = $3, updated_at = GREATEST(updated_at, $4) WHERE id = $1`,
 		req.ID, string(status), closedAt, at)
 	if err != nil {
 		return fmt.Errorf("changing request status: %w", err)
 	}
-	req.Status, req.ClosedAt, req.UpdatedAt = status, closedAt, at
+	req.Status, req.ClosedAt = status, closedAt
+	if at.After(req.UpdatedAt) {
+		req.UpdatedAt = at
+	}
 	return nil
 }
 

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -141,13 +144,23 @@ func (s *Store) SetMirrorError(ctx context.Context, requestID, msg string) error
 // false and stores nothing when that journal's note is already stored (the
 // unique (redmine_journal_id, kind) index, ON CONFLICT DO NOTHING), so a poll
 // overlap never shows a note twice. An attachment already stored under its
-// Redmine id is skipped. ErrNotFound when there is no such request.
+// Redmine id is skipped. The note is dated no earlier than just after the
+// request's messages in Redmine before that journal (see redmineEventAt). A
+// NUL byte or invalid UTF-8 in its body or author name becomes U+FFFD (see
+// cleanText); an attachment type holding one is stored as
+// application/octet-stream. ErrNotFound when there is no such request.
 func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID int, authorName, body string,
 	at time.Time, atts []Attachment) (bool, error) {
 	at = ts(at)
+	authorName, body = cleanText(authorName), cleanText(body)
 	added := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := getRequest(ctx, tx, requestID, true)
+		if err != nil {
+			return err
+		}
+		jid := journalID
+		at, err := redmineEventAt(ctx, tx, req.ID, &jid, at, time.Microsecond)
 		if err != nil {
 			return err
 		}
@@ -165,10 +178,8 @@ func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID
 		}
 		for i, a := range atts {
 			a.MessageID, a.RequestID = msgID, req.ID
+			a.ContentType = cleanContentType(a.ContentType)
 			a.Filename = SanitizeFilename(a.Filename, a.ContentType)
-			if a.ContentType == "" {
-				a.ContentType = "application/octet-stream"
-			}
 			if _, err := insertAttachmentOnce(ctx, tx, a, at.Add(time.Duration(i)*time.Microsecond)); err != nil {
 				return err
 			}
@@ -193,6 +204,12 @@ func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID
 //     kind)): when it is already there the change was applied before and the
 //     client status is left as it is now.
 //
+// The event (and closed_at) is dated no earlier than just after the request's
+// messages in Redmine before that journal, and 1 µs more, so it also follows
+// the note of its own journal (see redmineEventAt); without a journal, no
+// earlier than just after the request's latest message. updated_at never
+// moves back.
+//
 // It returns whether anything changed. ErrNotFound when there is no such request.
 func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journalID *int, redmineStatus string,
 	cs config.ClientStatus, label string, at time.Time) (bool, error) {
@@ -200,6 +217,16 @@ func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journa
 	changed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := getRequest(ctx, tx, requestID, true)
+		if err != nil {
+			return err
+		}
+		// The bridge dates a journal's status change 1 µs after its note:
+		// moved, it stays 1 µs after the note moved the same way.
+		gap := time.Microsecond
+		if journalID != nil {
+			gap = 2 * time.Microsecond
+		}
+		at, err := redmineEventAt(ctx, tx, req.ID, journalID, at, gap)
 		if err != nil {
 			return err
 		}
@@ -240,17 +267,25 @@ func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journa
 // idempotent on the Redmine attachment id: it returns false and stores nothing
 // when that attachment is already stored (also when it is a client's own file
 // the bridge uploaded, once recorded with SetAttachmentRedmineID). The name is
-// sanitized; an empty content type is stored as application/octet-stream.
-// ErrNotFound when there is no such request.
+// sanitized; an empty content type (or one with a NUL byte or invalid UTF-8)
+// is stored as application/octet-stream. Its journal is not known here: it
+// is dated no earlier than just after every client message and closing
+// already in Redmine (see redmineEventAt). ErrNotFound when there is no such request.
 func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID int, filename,
 	contentType string, data []byte, at time.Time) (bool, error) {
 	at = ts(at)
-	if contentType == "" {
-		contentType = "application/octet-stream"
-	}
+	contentType = cleanContentType(contentType)
 	name := SanitizeFilename(filename, contentType)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		req, err := getRequest(ctx, tx, requestID, true)
+		if err != nil {
+			return err
+		}
+		// After every journal recorded so far: the bridge applies a
+		// journal's documents when it reads that journal, after the client
+		// messages already in Redmine.
+		latest := math.MaxInt32
+		at, err := redmineEventAt(ctx, tx, req.ID, &latest, at, time.Microsecond)
 		if err != nil {
 			return err
 		}
@@ -280,6 +315,60 @@ func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmin
 		return false, err
 	}
 	return true, nil
+}
+
+// redmineEventAt is when to date something Redmine did (a staff note, a
+// status change, a staff document), Redmine's time being at: what Redmine
+// did after a client message reached it comes after that message in the
+// thread, whatever the clocks say (Redmine's may be behind Passerelle's, and
+// its times are whole seconds). With a journal, at is moved, when it is not
+// later already, to gap after the latest of the request's messages that are
+// in Redmine before that journal:
+//   - the first client message (the issue's description: every journal comes
+//     after it);
+//   - the client's follow-ups and closings recorded with an earlier journal
+//     (redmine_journal_id < journal); a follow-up that reopened the request
+//     counts with its "reopened" event, 1 µs after it.
+//
+// Without a journal (nil), at is moved to gap after the request's latest
+// message. The reading is in tx, which holds the request's lock.
+func redmineEventAt(ctx context.Context, tx pgx.Tx, requestID string, journalID *int, at time.Time, gap time.Duration) (time.Time, error) {
+	var latest *time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT max(m.created_at + CASE WHEN m.reopens THEN interval '1 microsecond' ELSE interval '0' END)
+		FROM messages m
+		WHERE m.request_id = $1 AND (
+			$2::integer IS NULL
+			OR (m.redmine_journal_id < $2 AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed'))
+			OR m.id = (SELECT f.id FROM messages f WHERE f.request_id = $1 AND f.author_kind = 'client' AND f.kind = 'message'
+			           ORDER BY f.created_at, f.id LIMIT 1))`, requestID, journalID).Scan(&latest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ordering after the client's messages: %w", err)
+	}
+	if latest != nil {
+		if floor := ts(latest.Add(gap)); at.Before(floor) {
+			return floor, nil
+		}
+	}
+	return at, nil
+}
+
+// cleanText makes text from Redmine storable as PostgreSQL text: a NUL byte,
+// which text refuses, and invalid UTF-8 become U+FFFD, so such a note is
+// stored and shown rather than failing every time it is read.
+func cleanText(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// cleanContentType is a content type from Redmine as stored: an empty one,
+// or one PostgreSQL text cannot hold (NUL byte, invalid UTF-8), is
+// application/octet-stream.
+func cleanContentType(ct string) string {
+	if ct == "" || strings.ContainsRune(ct, 0) || !utf8.ValidString(ct) {
+		return "application/octet-stream"
+	}
+	return ct
 }
 
 // PendingClientActions counts the client's follow-ups and closings on a

@@ -116,7 +116,9 @@ start_bg() {
   local pid=$! i
   printf '%s %s\n' "$pid" "$marker" >"$PIDS_DIR/$name.pid"
   # The pid is our subshell until it has exec'd the command: wait for that before anyone checks the marker.
-  for ((i = 0; i < 50; i++)); do
+  # Up to 30 s: on a machine just booted, with a cold disk cache, the exec chain (setsid, env, ruby) once took
+  # more than 5 s and the stack gave up on a Redmine that then started fine.
+  for ((i = 0; i < 300; i++)); do
     pid_of "$name" >/dev/null && break
     alive "$pid" || break
     sleep 0.1

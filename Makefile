@@ -17,10 +17,16 @@ GO ?= go
 build:
 	$(GO) build -o bin/passerelle ./cmd/passerelle
 
-# The README's test command: the real stack, then every test with the race detector.
+# The README's test command: the real stack, every package test with the race detector, then the
+# end-to-end suite alone (it drives the running binary and may stop and start the stack's services).
 test: stack
 	$(GO) vet ./...
-	CI=$(CI) $(GO) test -race -count=1 -timeout 40m ./...
+	CI=$(CI) $(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/e2e$$')
+	CI=$(CI) $(GO) test -count=1 -timeout 20m ./e2e
+
+# The end-to-end promises on the running binary (PASSERELLE_BIN=path tests another build).
+test-e2e: stack
+	CI=$(CI) $(GO) test -count=1 -timeout 20m ./e2e
 
 # Tests that need no service (they skip, or fail under CI=true, without the stack).
 unit:

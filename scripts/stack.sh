@@ -132,8 +132,13 @@ wait_until() {
   local name=$1 seconds=$2 logfile=$3
   shift 3
   local deadline=$((SECONDS + seconds))
+  local pid
+  read -r pid _ <"$PIDS_DIR/$name.pid" || pid=
   until "$@"; do
-    if ! pid_of "$name" >/dev/null; then
+    # Not pid_of alone: while env execs the daemon (setsid → env → python3), /proc/PID/cmdline reads empty
+    # for a moment, and a cold start once took that for an exit (CI: "smtp exited during start-up" while
+    # the catcher went on to listen). Dead means the process itself is gone.
+    if ! pid_of "$name" >/dev/null && ! { [[ $pid =~ ^[0-9]+$ ]] && alive "$pid"; }; then
       die "$name exited during start-up" "$logfile"
     fi
     if ((SECONDS >= deadline)); then

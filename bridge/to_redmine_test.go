@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
+	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
 	"passerelle/redmine"
 )
@@ -424,5 +426,203 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 	}
 	if len(found) != 2 || injected.Load() != 1 {
 		t.Errorf("issues with %s: %v (want the other client's and exactly one of ours); failures injected: %d", ref, issueIDs(found), injected.Load())
+	}
+}
+
+// hostileBody is a client text full of what Redmine would format: an
+// external image, phishing links, a forged agency heading and bold text,
+// HTML, macros, wiki links, a mention, Redmine links, an attempt to close
+// the verbatim block, and copies of Passerelle's marker lines.
+const hostileBody = `*Fin du message client.*
+
+h2. Note interne de l'agence
+
+RIB validé par la comptabilité, virement sur "ce compte":http://evil.example/phish et http://evil.example/auto
+!http://evil.example/pixel.png!
+<script>alert(1)</script> <img src="http://evil.example/raw.png">
+</pre>
+!http://evil.example/after-close.png! "après":http://evil.example/after
+<pre>
+{{collapse(Voir)
+caché
+}} {{toc}} [[Wiki]] @admin #1 r1 commit:abc123 attachment:x.png
+_Réf. message espace client : 00000000-0000-4000-8000-000000000000_
+_Identifiant interne espace client : 00000000-0000-4000-8000-000000000000_
+Éléonore, 3e étage : ça fuit « beaucoup ».`
+
+// staffWikiHTML is what Redmine's formatter made of an issue's description
+// and notes, as a staff member's browser gets them on the issue page: the
+// contents of its "wiki" divs (Redmine's own page around them has scripts
+// and links of its own). The page itself is never printed: it carries the
+// staff member's Atom key.
+func staffWikiHTML(t *testing.T, issueID int) []string {
+	t.Helper()
+	env := testenv.Env(t, "REDMINE_URL", "REDMINE_STAFF_API_KEY")
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/issues/%d", env[0], issueID), nil)
+	req.Header.Set("X-Redmine-API-Key", env[1]) // Redmine accepts it on issues#show, HTML included
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	page := string(b)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="loggedas"`) {
+		t.Fatalf("GET /issues/%d as staff: HTTP %d, not logged in", issueID, resp.StatusCode)
+	}
+	// Stop before the edit form (its textarea holds the raw description).
+	if i := strings.Index(page, `<div id="update"`); i >= 0 {
+		page = page[:i]
+	}
+	var out []string
+	for {
+		i := strings.Index(page, `class="wiki">`)
+		if i < 0 {
+			break
+		}
+		page = page[i+len(`class="wiki">`):]
+		depth, end := 1, len(page)
+		for j := 0; j < len(page); {
+			open, cl := strings.Index(page[j:], "<div"), strings.Index(page[j:], "</div>")
+			if cl < 0 {
+				break
+			}
+			if open >= 0 && open < cl {
+				depth++
+				j += open + 4
+				continue
+			}
+			depth--
+			j += cl
+			if depth == 0 {
+				end = j
+				break
+			}
+			j += len("</div>")
+		}
+		out = append(out, page[:end])
+		page = page[end:]
+	}
+	if len(out) == 0 {
+		t.Fatalf("GET /issues/%d: no formatted text found on the page", issueID)
+	}
+	return out
+}
+
+// Issue 10 item 4, against the real Redmine: a client whose name trait,
+// e-mail and text are full of markup files a request and a follow-up; the
+// issue page staff open shows all of it as text.
+func TestHostileClientTextRendersAsTextForStaff(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	lot := uniqueName("LOT")
+	email := "spoof-" + strings.ToLower(uniquePrefix()) + "@agence.test"
+	id := kratostest.NewIdentity(t, kratostest.Options{Email: email,
+		First:          `Marie (gestionnaire, Agence) "cliquez":http://evil.example/name-phish`,
+		Last:           `!http://evil.example/name.png! @admin h2. x`,
+		MetadataPublic: map[string]any{"role": "tenant", "lots": []string{lot}, "mandates": []string{}}})
+	tenant := &client{h: h, id: id.ID, email: email, token: kratostest.Login(t, id.Email, id.Password)}
+
+	r := tenant.create(map[string]string{"category": "travaux", "subject": "Fuite", "body": hostileBody,
+		"location": `Cuisine !http://evil.example/location.png!`, "payer": "owner", "urgency": "urgent", "lot": lot})
+	issueID := h.waitMirrored(tenant, r.ID)
+	var msg struct{ ID string }
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/messages", map[string]string{"body": hostileBody + "\nsuite 8c41"}, nil, &msg); code != http.StatusCreated {
+		t.Fatalf("follow-up: HTTP %d", code)
+	}
+	h.waitFor("follow-up mirrored", 60*time.Second, func() bool {
+		m, err := h.store.GetMessage(ctx, msg.ID, false)
+		return err == nil && m.MirroredAt != nil
+	})
+
+	wiki := staffWikiHTML(t, issueID)
+	if len(wiki) != 2 {
+		t.Fatalf("%d formatted texts on the page, want the description and the note", len(wiki))
+	}
+	page := strings.Join(wiki, "\n<!-- next -->\n")
+	lower := strings.ToLower(page)
+	for _, bad := range []struct{ what, html string }{
+		{"an external image", `<img src="http://evil.example`},
+		{"any image", `<img`},
+		{"an external link", `href="http://evil.example`},
+		{"an e-mail link from the trait", `href="mailto:`},
+		{"a heading", `<h2`},
+		{"a forged bold line", `<strong>fin du message client.</strong>`},
+		{"a script", `<script`},
+		{"a macro (collapse)", `collapsed-text`},
+		{"a macro (toc)", `class="toc`},
+		{"a wiki link", `class="wiki-page`},
+		{"a mention", `user-mention`},
+		{"an issue link", `>#1</a>`},
+	} {
+		if strings.Contains(lower, strings.ToLower(bad.html)) {
+			t.Errorf("the staff page shows %s (%s)", bad.what, bad.html)
+		}
+	}
+	// The text is there, as text, with its accents.
+	if !strings.Contains(page, "Note interne de l") || !strings.Contains(page, "Éléonore, 3e étage : ça fuit « beaucoup ».") || !strings.Contains(page, "suite 8c41") {
+		t.Errorf("the client's text is not shown:\n%s", page)
+	}
+	if !strings.Contains(page, "Déclaré par le client") || !strings.Contains(page, email) {
+		t.Errorf("the declared name and e-mail are not shown as such:\n%s", page)
+	}
+	if testing.Verbose() {
+		t.Logf("formatted description and note of #%d:\n%s", issueID, page)
+	}
+}
+
+// Issue 10 item 4: a copy of the marker line of a message, inside a note
+// Passerelle wrote for a client, does not stand for that message's note. The
+// copy is what Passerelle writes when a client types the marker into a
+// message (ClientNote); it is put in Redmine while the bridge cannot reach
+// it, so that it is already there when the real message is mirrored (message
+// ids are random: this stands for a client who learnt or guessed one). The
+// real message is then written once, and recorded with its own journal.
+func TestClientTypedMarkerDoesNotSkipFollowUp(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	ctx := context.Background()
+	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
+	r := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Bonjour."})
+	issueID := h.waitMirrored(tenant, r.ID)
+
+	h.net.down.Store(true)
+	var msg struct{ ID string }
+	if code := tenant.call("POST", "/api/v1/requests/"+r.ID+"/messages", map[string]string{"body": "La vraie précision 5e2a."}, nil, &msg); code != http.StatusCreated {
+		t.Fatalf("follow-up: HTTP %d", code)
+	}
+	req, err := h.store.GetRequest(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := testenv.Env(t, "REDMINE_URL", "REDMINE_SYNC_API_KEY")
+	sync := redmine.New(redmine.Config{URL: env[0], APIKey: env[1]}) // the sync user, around the broken transport
+	forged := ClientNote(req, espaceclient.Message{ID: "0b7c7d1e-0000-4000-8000-00000000f0f0", AuthorName: "Client Test",
+		Body: "Je recopie :\n_" + messageMarker(msg.ID) + "_"})
+	if err := sync.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: forged}); err != nil {
+		t.Fatal(err)
+	}
+	h.net.down.Store(false)
+
+	var mirrored espaceclient.Message
+	h.waitFor("follow-up mirrored", 60*time.Second, func() bool {
+		m, err := h.store.GetMessage(ctx, msg.ID, false)
+		mirrored = m
+		return err == nil && m.MirroredAt != nil
+	})
+	issue, err := h.admin.GetIssue(ctx, issueID, "journals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var real []int
+	for _, j := range issue.Journals {
+		if strings.Contains(j.Notes, "La vraie précision 5e2a.") {
+			real = append(real, j.ID)
+		}
+	}
+	if len(real) != 1 {
+		t.Fatalf("notes with the follow-up = %d, want 1 (the quoted marker made Passerelle skip it)", len(real))
+	}
+	if mirrored.RedmineJournalID == nil || *mirrored.RedmineJournalID != real[0] {
+		t.Errorf("the message was recorded as journal %v, want its own note %d", mirrored.RedmineJournalID, real[0])
 	}
 }

@@ -629,7 +629,7 @@ func EscalationMarker(deadlineID string) string {
 func EscalationNote(cal *sla.Calendar, req espaceclient.Request, d sla.Deadline, now time.Time) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "*Échéance dépassée : %s*\n\n", TargetLabel(d.Target))
-	fmt.Fprintf(&sb, "La demande %s (%s, %s) attend %s depuis le %s.\n", req.Reference, req.AuthorName,
+	fmt.Fprintf(&sb, "La demande %s (%s, %s) attend %s depuis le %s.\n", req.Reference, inlineText(req.AuthorName),
 		espaceclient.RoleLabel(req.AuthorRole), TargetLabel(d.Target), cal.FormatDue(d.Start))
 	fmt.Fprintf(&sb, "Délai : %s (%s).\n", d.Limit.Within, d.Limit.Rule)
 	fmt.Fprintf(&sb, "En retard depuis le %s", cal.FormatDue(d.Due))
@@ -714,7 +714,10 @@ func (b *Bridge) writeEscalationNote(ctx context.Context, log *logrus.Entry, cfg
 func findEscalationJournal(is redmine.Issue, syncUserID int, deadlineID string) int {
 	marker := EscalationMarker(deadlineID)
 	for _, j := range is.Journals {
-		if j.User.ID == syncUserID && strings.Contains(j.Notes, marker) {
+		// The marker counts only as the note's last line: a client's follow-up
+		// (also written by the sync user) may quote it, and deadline ids are
+		// predictable (hasTrailingMarker, markup.go).
+		if j.User.ID == syncUserID && hasTrailingMarker(j.Notes, marker) {
 			return j.ID
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -75,7 +74,7 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 	// notes. The description carries the request's id for that.
 	var existing []redmine.Issue
 	for _, is := range found {
-		if strings.Contains(is.Description, requestMarker(req.ID)) {
+		if hasTrailingMarker(is.Description, requestMarker(req.ID)) {
 			existing = append(existing, is)
 		} else {
 			log.WithField("issue_id", is.ID).Error("a Redmine issue carries this reference but was made for another request: not adopted (was the database restored from an older backup?)")

@@ -40,6 +40,20 @@ func TestPlanChanges(t *testing.T) {
 		{"status change", []redmine.Journal{{ID: 2, User: staff, Details: []redmine.JournalDetail{{Property: "attr", Name: "status_id", OldValue: "1", NewValue: "4"}}}}, nil, []string{"2:Marie::Feedback=waiting_client|"}},
 		{"note and status in one journal", []redmine.Journal{{ID: 3, User: staff, Notes: "Merci de rappeler", Details: []redmine.JournalDetail{{Property: "attr", Name: "status_id", NewValue: "2"}}}}, nil, []string{"3:Marie:Merci de rappeler:In Progress=in_progress|"}},
 		{"attachment with public note", []redmine.Journal{{ID: 4, User: staff, Notes: "Le devis", Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}}}}, nil, []string{"4:Marie:Le devis:|devis.pdf"}},
+		// Issue 10 item 1: Redmine 5.0.4 splits "private note + file" into a
+		// public journal holding only the details (notes null, seen as "")
+		// and a private one holding the note; the sync user sees the first.
+		{"file split off a private note not passed on", []redmine.Journal{
+			{ID: 10, User: staff, Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}}},
+			{ID: 11, User: staff, Notes: "NOTE PRIVÉE : marge incluse", PrivateNotes: true}}, nil, nil},
+		{"file and status split off a private note: only the status passes", []redmine.Journal{
+			{ID: 12, User: staff, Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}, {Property: "attr", Name: "status_id", OldValue: "1", NewValue: "2"}}},
+			{ID: 13, User: staff, Notes: "NOTE PRIVÉE", PrivateNotes: true}}, nil, []string{"12:Marie::In Progress=in_progress|"}},
+		{"file attached alone not passed on", []redmine.Journal{{ID: 14, User: staff, Notes: "", Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}}}}, nil, nil},
+		{"file with a blank note not passed on", []redmine.Journal{{ID: 15, User: staff, Notes: " \n\t", Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}}}}, nil, nil},
+		{"file with public note and status in one journal", []redmine.Journal{{ID: 16, User: staff, Notes: "Le devis, en attente de votre accord", Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}, {Property: "attr", Name: "status_id", OldValue: "2", NewValue: "4"}}}}, nil, []string{"16:Marie:Le devis, en attente de votre accord:Feedback=waiting_client|devis.pdf"}},
+		{"file of the issue without a journal not passed on", []redmine.Journal{{ID: 17, User: staff, Notes: "Bonjour"}}, nil, []string{"17:Marie:Bonjour:|"}},
+		{"file in a private journal not passed on", []redmine.Journal{{ID: 18, User: staff, Notes: "interne", PrivateNotes: true, Details: []redmine.JournalDetail{{Property: "attachment", Name: "90", NewValue: "devis.pdf"}}}}, nil, nil},
 		{"unknown status id ignored", []redmine.Journal{{ID: 5, User: staff, Details: []redmine.JournalDetail{{Property: "attr", Name: "status_id", NewValue: "99"}}}}, nil, nil},
 		{"other field changes ignored", []redmine.Journal{{ID: 6, User: staff, Details: []redmine.JournalDetail{{Property: "attr", Name: "assigned_to_id", NewValue: "3"}}}}, nil, nil},
 		{"generic signature", []redmine.Journal{{ID: 7, User: staff, Notes: "Bonjour"}}, func(c *config.Config) { c.Redmine.StaffSignature = "generic" }, []string{"7:Votre gestionnaire:Bonjour:|"}},
@@ -200,7 +214,7 @@ func TestConvertersToRedmine(t *testing.T) {
 	}
 	prevIssue := 77
 	desc := IssueDescription(req, first, cat, "ticket mandat introuvable", &espaceclient.Request{Reference: "D-2026-000007", RedmineIssueID: &prevIssue})
-	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "Jeanne Dupont (locataire), jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)", "Suite de la demande D-2026-000007 (#77)"} {
+	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "par un locataire", "Nom : Jeanne Dupont\nE-mail : jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)", "Suite de la demande D-2026-000007 (#77)"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("description lacks %q:\n%s", want, desc)
 		}

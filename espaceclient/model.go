@@ -103,10 +103,10 @@ type Message struct {
 	RedmineJournalID *int                `json:"-"`
 	// Reopens is set on a client follow-up written on a closed request: its
 	// note reopens the Redmine issue.
-	Reopens    bool       `json:"-"`
-	MirroredAt *time.Time `json:"-"`
-	CreatedAt        time.Time           `json:"created_at"`
-	Attachments      []Attachment        `json:"attachments"`
+	Reopens     bool         `json:"-"`
+	MirroredAt  *time.Time   `json:"-"`
+	CreatedAt   time.Time    `json:"created_at"`
+	Attachments []Attachment `json:"attachments"`
 }
 
 // Attachment is a file on a message. Data is loaded only when asked for.

@@ -176,6 +176,7 @@ const rescueMargin = 10 * time.Second
 // (no soft stop) unless SoftStopTimeout is set. The client therefore runs on
 // a context of its own, and Stop lets running jobs finish.
 func (b *Bridge) Start(ctx context.Context) error {
+	b.initCursor(ctx)
 	if err := b.river.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("starting the job queue: %w", err)
 	}

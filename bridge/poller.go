@@ -128,6 +128,20 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 	var since time.Time
 	if ok {
 		since = cursor.Add(-cfg.Redmine.PollOverlap)
+	} else {
+		// No cursor yet. When nothing is mirrored either (a new deployment),
+		// no issue Redmine holds can be one of ours: start the cursor at
+		// Redmine's clock now rather than listing every issue that carries
+		// a reference (all of Redmine's history, many pages, before the
+		// first change can reach a client). An issue mirrored from now on
+		// has an updated_on after that instant.
+		mirrored, err := b.sync.anyMirrored(ctx)
+		if err != nil {
+			return st, err
+		}
+		if !mirrored {
+			return st, b.startCursor(ctx)
+		}
 	}
 	maxSeen := cursor
 	var serverNow time.Time
@@ -209,6 +223,40 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// initCursor starts the poll cursor of a new deployment (no cursor, nothing
+// mirrored) at Redmine's clock before this process runs any job, so the
+// first poll does not list all of Redmine's history even when a request is
+// mirrored before it runs. A failure (Redmine unreachable) only logs: the
+// first poll then starts the cursor, or lists everything if something was
+// mirrored by then.
+func (b *Bridge) initCursor(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, ok, err := b.sync.cursor(ctx, issuesCursor)
+	if err == nil && !ok {
+		var mirrored bool
+		if mirrored, err = b.sync.anyMirrored(ctx); err == nil && !mirrored {
+			err = b.startCursor(ctx)
+		}
+	}
+	if err != nil {
+		b.log.WithError(err).Warn("could not start the poll cursor at Redmine's clock; the first poll will")
+	}
+}
+
+// startCursor sets the poll cursor to Redmine's clock (the Date header of a
+// one-issue list) less a second, as a poll does when it ends.
+func (b *Bridge) startCursor(ctx context.Context) error {
+	page, err := b.rm.ListIssues(ctx, redmine.IssueQuery{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("reading Redmine's clock: %w", err)
+	}
+	if page.ServerTime.IsZero() {
+		return nil // no Date header: the next poll lists everything
+	}
+	return b.sync.setCursor(ctx, issuesCursor, page.ServerTime.Add(-time.Second))
 }
 
 // notAboutOneIssue tells a failure of Redmine or the network as a whole (no

@@ -49,6 +49,15 @@ func (s syncStore) cursor(ctx context.Context, name string) (time.Time, bool, er
 	return t, true, nil
 }
 
+// anyMirrored tells whether any request has its Redmine issue yet.
+func (s syncStore) anyMirrored(ctx context.Context) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM requests WHERE redmine_issue_id IS NOT NULL)`).Scan(&ok); err != nil {
+		return false, fmt.Errorf("looking for mirrored requests: %w", err)
+	}
+	return ok, nil
+}
+
 // setCursor moves the named cursor forward (never backward).
 func (s syncStore) setCursor(ctx context.Context, name string, t time.Time) error {
 	_, err := s.pool.Exec(ctx, `

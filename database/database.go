@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -19,6 +20,10 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// DefaultConnectTimeout bounds one connection attempt when the database URL
+// has no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects a pool to the database URL and checks it answers.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -27,6 +32,13 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	// Fail fast when PostgreSQL is unreachable: a connection attempt (dial,
+	// TLS, startup) gives up after DefaultConnectTimeout unless the URL sets
+	// connect_timeout, so a request waiting for a new connection is answered
+	// (503) within seconds instead of hanging on a silent network.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+
+	"passerelle/database/dberr"
 )
 
 // ErrNotFound is returned by every lookup of the store (and by the identity
@@ -33,7 +36,11 @@ var ErrNotFound = errors.New("espaceclient: not found")
 //	    unknown_lot, unknown_mandate, too_many_files, empty_file
 //	500 outbox_failed           the mirroring job could not be queued: nothing was stored, retry
 //	500 internal                anything else (details in the log only)
-//	503 session_unavailable     Kratos could not be reached
+//	503 session_unavailable     Kratos could not be reached, or cannot read its
+//	                            sessions (its database is down): an outage, never a logout
+//	503 service_unavailable     PostgreSQL is down, restarting or not answering in time
+//
+// Every 503 carries a Retry-After header (RetryAfterSeconds).
 type Error struct {
 	Status  int    `json:"-"`
 	Code    string `json:"code"`
@@ -83,8 +90,14 @@ var (
 	errNoRole = &Error{Status: http.StatusForbidden, Code: "no_role",
 		Message: "Votre compte n'est pas encore rattaché à un lot ou à un mandat. Merci de contacter l'agence."}
 	errSessionUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "session_unavailable",
-		Message: "Le service de connexion est momentanément indisponible. Merci de réessayer dans quelques instants."}
+		Message: "Connexion momentanément indisponible, réessayez dans un instant. Vous n'avez pas été déconnecté."}
+	errServiceUnavailable = &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+		Message: "Service momentanément indisponible, réessayez dans un instant."}
 )
+
+// RetryAfterSeconds is the Retry-After of every 503: an outage of the
+// database or of Kratos (a restart takes a few seconds).
+const RetryAfterSeconds = 5
 
 // withCause copies a canned error and attaches a cause for the log.
 func withCause(e *Error, cause error) *Error {
@@ -96,13 +109,25 @@ func withCause(e *Error, cause error) *Error {
 // asError turns any error into the *Error the client will see: a *Error
 // stays itself, ErrNotFound becomes a 404 and anything else a 500 "internal"
 // carrying the cause for the log.
+//
+// An unavailable database (dberr.Unavailable: PostgreSQL stopped or
+// restarting, a connection cut, a bounded wait that ran out) is a 503
+// service_unavailable, never a 500, even when it surfaced as a 500 *Error
+// (internal, outbox_failed: River's insert failed on the same dead
+// connection).
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
+		if e.Status == http.StatusInternalServerError && dberr.Unavailable(e.Err) {
+			return withCause(errServiceUnavailable, e.Err)
+		}
 		return e
 	}
 	if errors.Is(err, ErrNotFound) {
 		return withCause(errRequestNotFound, err)
+	}
+	if dberr.Unavailable(err) {
+		return withCause(errServiceUnavailable, err)
 	}
 	return withCause(errInternal, err)
 }
@@ -112,8 +137,12 @@ type errorBody struct {
 }
 
 // writeError writes err as the JSON error body with its status.
+// A 503 says when to retry (Retry-After).
 func writeError(w http.ResponseWriter, err error) *Error {
 	e := asError(err)
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	}
 	writeJSON(w, e.Status, errorBody{Error: e})
 	return e
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,15 +50,32 @@ func newKratosClient(baseURL string, hc *http.Client) *ory.APIClient {
 // KratosSessions checks sessions with Kratos' public API
 // (FrontendAPI.ToSession, i.e. GET /sessions/whoami) on every request: no
 // cache, so a revoked session or a deactivated identity is refused at once.
+//
+// A Kratos that cannot answer is an outage, not a logout: connection
+// refused, a timeout or a 5xx is 503 session_unavailable, and so is a 401
+// given while Kratos is not ready (its database down), see Check.
 type KratosSessions struct {
-	api *ory.APIClient
+	api       *ory.APIClient
+	hc        *http.Client
+	publicURL string
 }
 
 // NewKratosSessions returns a checker on Kratos' public URL. hc may be nil
 // (a client with DefaultKratosTimeout).
 func NewKratosSessions(publicURL string, hc *http.Client) *KratosSessions {
-	return &KratosSessions{api: newKratosClient(publicURL, hc)}
+	if hc == nil {
+		hc = &http.Client{Timeout: DefaultKratosTimeout}
+	}
+	return &KratosSessions{api: newKratosClient(publicURL, hc), hc: hc, publicURL: strings.TrimRight(publicURL, "/")}
 }
+
+// sessionCheckBudget bounds a whole Check (up to two whoami calls and two
+// readiness probes), so a client is answered within seconds whatever Kratos
+// does.
+const sessionCheckBudget = 8 * time.Second
+
+// readinessTimeout bounds one readiness probe.
+const readinessTimeout = 2 * time.Second
 
 // sessionCredentials extracts what identifies a session: the
 // ory_kratos_session cookie alone (as a Cookie header value; other cookies of
@@ -70,12 +88,88 @@ func sessionCredentials(r *http.Request) (cookie, token string) {
 	return cookie, token
 }
 
+// whoamiVerdict is what one whoami answer means.
+type whoamiVerdict int
+
+const (
+	// verdictSession: Kratos returned a session (still to be checked).
+	verdictSession whoamiVerdict = iota
+	// verdictUnavailable: Kratos could not answer (transport error, timeout,
+	// 5xx): 503, the client stays logged in.
+	verdictUnavailable
+	// verdictUnauthorized: 401, which Kratos also gives when it cannot read
+	// its sessions: only a logout once Kratos is known to be ready.
+	verdictUnauthorized
+	// verdictRefused: another 4xx (403: a higher assurance level required):
+	// the client must log in again.
+	verdictRefused
+)
+
+// classifyWhoami maps one whoami call's outcome (status 0 when no answer
+// came) to its verdict.
+func classifyWhoami(status int, err error) whoamiVerdict {
+	switch {
+	case err == nil && status/100 == 2:
+		return verdictSession
+	case status == 0 || status/100 == 2 || status >= 500:
+		// No answer, a 2xx that could not be read, or Kratos failing.
+		return verdictUnavailable
+	case status == http.StatusUnauthorized:
+		return verdictUnauthorized
+	case status == http.StatusTooManyRequests:
+		return verdictUnavailable
+	}
+	return verdictRefused
+}
+
 // Check implements SessionChecker.
+//
+// Kratos fact (v1.3.1, session/handler.go whoami, and
+// session/manager_http.go FetchFromRequest): whoami answers every error of
+// FetchFromRequest, including the persister's (GetSessionByToken) failing
+// because Kratos' database is down or restarting, as
+// ErrNoSessionFound.WithWrap(err): 401 "No valid session credentials found
+// in the request.", the very answer of an unknown or expired session. The
+// body cannot tell them apart. Kratos' GET /health/ready (public and admin
+// ports, driver/registry_default.go HealthHandler) pings that database and
+// answers 503 while it cannot. So a 401 is believed only when Kratos is
+// ready; it is asked once more after a ready probe (the database may have
+// come back between the two calls), and a 401 while Kratos is not ready, or
+// a probe that cannot be made, answers 503 session_unavailable: an outage,
+// never a logout. (Seen on the stack: one 401 among 89 posts during a
+// PostgreSQL restart before this check.)
 func (k *KratosSessions) Check(ctx context.Context, r *http.Request) (Identity, error) {
 	cookie, token := sessionCredentials(r)
 	if cookie == "" && token == "" {
 		return Identity{}, errUnauthenticated
 	}
+	ctx, cancel := context.WithTimeout(ctx, sessionCheckBudget)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		sess, status, err := k.whoami(ctx, cookie, token)
+		switch classifyWhoami(status, err) {
+		case verdictSession:
+			return sessionIdentity(sess)
+		case verdictUnavailable:
+			return Identity{}, withCause(errSessionUnavailable, err)
+		case verdictRefused:
+			// 403 (a higher assurance level required) and any other
+			// refusal: the client must log in again.
+			return Identity{}, withCause(errUnauthenticated, err)
+		}
+		// 401: a real logout only if Kratos can read its sessions.
+		if rerr := k.ready(ctx); rerr != nil {
+			return Identity{}, withCause(errSessionUnavailable,
+				fmt.Errorf("%w; kratos is not ready, so the 401 is not a logout: %v", err, rerr))
+		}
+		lastErr = err
+	}
+	return Identity{}, withCause(errUnauthenticated, lastErr)
+}
+
+// whoami calls /sessions/whoami once; status is 0 when no answer came.
+func (k *KratosSessions) whoami(ctx context.Context, cookie, token string) (*ory.Session, int, error) {
 	req := k.api.FrontendAPI.ToSession(ctx)
 	if cookie != "" {
 		req = req.Cookie(cookie)
@@ -84,17 +178,42 @@ func (k *KratosSessions) Check(ctx context.Context, r *http.Request) (Identity, 
 		req = req.XSessionToken(token)
 	}
 	sess, resp, err := req.Execute()
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
 	}
 	if err != nil {
-		if resp == nil || resp.StatusCode >= 500 {
-			return Identity{}, withCause(errSessionUnavailable, kratosCause("checking session", resp, err))
-		}
-		// 401 (no or invalid session), 403 (a higher assurance level
-		// required) and any other refusal: the client must log in again.
-		return Identity{}, withCause(errUnauthenticated, kratosCause("checking session", resp, err))
+		return nil, status, kratosCause("checking session", resp, err)
 	}
+	return sess, status, nil
+}
+
+// ready asks Kratos' GET /health/ready (which pings Kratos' database); nil
+// when it answers 200.
+func (k *KratosSessions) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readinessTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.publicURL+"/health/ready", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := k.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("kratos readiness: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("kratos readiness: %s", resp.Status)
+	}
+	return nil
+}
+
+// sessionIdentity checks a session Kratos returned and builds its identity.
+func sessionIdentity(sess *ory.Session) (Identity, error) {
 	if sess == nil || sess.Identity == nil || (sess.Active != nil && !*sess.Active) {
 		return Identity{}, errUnauthenticated
 	}

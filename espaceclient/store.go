@@ -23,18 +23,58 @@ import (
 // Every lookup answers ErrNotFound when nothing matches, a malformed id
 // included.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	timeout time.Duration
 }
 
+// DefaultDBTimeout bounds the wait for a connection and one operation of the
+// store (a transaction's begin and commit, a lookup): with PostgreSQL down
+// or restarting a call fails within seconds (the API answers 503) instead of
+// queueing behind a pool that cannot connect.
+const DefaultDBTimeout = 10 * time.Second
+
 // NewStore returns a Store on pool.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool, timeout: DefaultDBTimeout} }
+
+// bound gives one store operation its deadline (an earlier one of ctx stays).
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // Pool returns the underlying pool.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// inTx runs fn in one transaction, committed when fn returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+// inTx runs fn in one transaction, committed when fn returns nil (rolled
+// back otherwise, a panic included). Acquiring the connection with BEGIN, and
+// COMMIT, are each bounded by the store's timeout; the statements fn runs use
+// fn's own context.
+func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) (err error) {
+	bctx, cancel := s.bound(ctx)
+	tx, err := s.pool.Begin(bctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	rollback := func() {
+		rctx, cancel := s.bound(context.WithoutCancel(ctx))
+		_ = tx.Rollback(rctx)
+		cancel()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			rollback()
+			panic(p)
+		}
+		if err != nil {
+			rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	cctx, cancel := s.bound(ctx)
+	defer cancel()
+	return tx.Commit(cctx)
 }
 
 // querier is what both the pool and a transaction offer.

@@ -59,6 +59,8 @@ func attachmentsWhere(ctx context.Context, q querier, cond string, arg any, with
 // Unscoped: the Service checks the caller may read the request first.
 // ErrNotFound when the attachment does not exist or belongs to another request.
 func (s *Store) GetAttachment(ctx context.Context, requestID, attachmentID string) (Attachment, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if !validUUID(requestID) || !validUUID(attachmentID) {
 		return Attachment{}, ErrNotFound
 	}

@@ -16,6 +16,8 @@ import (
 // RequestHistory returns a request with its whole thread in order, without
 // attachments. Unscoped. ErrNotFound when there is none.
 func (s *Store) RequestHistory(ctx context.Context, requestID string) (Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	req, err := getRequest(ctx, s.pool, requestID, false)
 	if err != nil {
 		return Request{}, err

@@ -29,6 +29,8 @@ func scanMessage(row pgx.Row) (Message, error) {
 // GetMessage returns one message with its attachments, their bytes loaded
 // when withData. Unscoped (the bridge's lookup). ErrNotFound when there is none.
 func (s *Store) GetMessage(ctx context.Context, id string, withData bool) (Message, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if !validUUID(id) {
 		return Message{}, ErrNotFound
 	}

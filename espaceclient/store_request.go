@@ -34,6 +34,8 @@ func scanRequest(row pgx.Row) (Request, error) {
 // bridge's lookup; the API goes through Service, which scopes it). ErrNotFound
 // when there is none.
 func (s *Store) GetRequest(ctx context.Context, id string) (Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return getRequest(ctx, s.pool, id, false)
 }
 
@@ -41,6 +43,8 @@ func (s *Store) GetRequest(ctx context.Context, id string) (Request, error) {
 // order, each with its attachments, their bytes loaded only when withData.
 // Unscoped (the bridge's lookup). ErrNotFound when there is none.
 func (s *Store) GetRequestThread(ctx context.Context, id string, withData bool) (Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	req, err := getRequest(ctx, s.pool, id, false)
 	if err != nil {
 		return Request{}, err
@@ -54,12 +58,16 @@ func (s *Store) GetRequestThread(ctx context.Context, id string, withData bool) 
 // RequestByIssue returns the request mirrored as Redmine issue issueID,
 // without its thread. ErrNotFound when no request has that issue.
 func (s *Store) RequestByIssue(ctx context.Context, issueID int) (Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return scanRequest(s.pool.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests r WHERE r.redmine_issue_id = $1`, issueID))
 }
 
 // RequestByReference returns the request with that reference (D-2026-000123),
 // without its thread. Unscoped. ErrNotFound when there is none.
 func (s *Store) RequestByReference(ctx context.Context, reference string) (Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return scanRequest(s.pool.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests r WHERE r.reference = $1`, reference))
 }
 
@@ -86,6 +94,8 @@ type ListScope struct {
 // ListRequests returns the requests of a scope, newest first, without their
 // threads.
 func (s *Store) ListRequests(ctx context.Context, sc ListScope) ([]Request, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if !validUUID(sc.IdentityID) {
 		return []Request{}, nil
 	}

@@ -11,7 +11,9 @@ source "$stack/env"
 
 # The Redmine webhook secret goes into the plugin's target URL (?token=): it is
 # hex, so it needs no percent-encoding (base64's "+" arrives as a space). A
-# secret from an older stack that is not URL-safe is replaced.
+# secret from an older stack that is not URL-safe is replaced. scripts/stack.sh
+# creates it first, by the same rule, since the Webhook rows it provisions
+# carry it; this keeps the script usable on its own.
 secret() { # file: creates a random URL-safe secret once
   if [ -s "$1" ] && grep -Eq '^[0-9a-f]{64}$' "$1"; then return; fi
   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1"; chmod 600 "$1"

@@ -35,6 +35,20 @@ REDMINE_URL=http://127.0.0.1:3000
 REDMINE_PROJECT=gestion-locative
 REDMINE_DEMO_PASSWORD=Passerelle-demo-2026
 REDMINE_STATE=$STACK_DIR/redmine.env   # what the provisioning learned (ids, keys) + a stamp of the scripts
+# Plugins: Debian's Redmine loads them from /usr/share/redmine/plugins/, shared by all instances (README.Debian,
+# "Installing Plugins"; files readable by www-data). The package does not create that directory.
+REDMINE_PLUGINS_DIR=$REDMINE_DIR/plugins
+WEBHOOK_PLUGIN_SRC=$REPO_ROOT/third_party/redmine_webhook # suer/redmine_webhook 0.0.5, vendored (VENDORED.md)
+WEBHOOK_PLUGIN_DIR=$REDMINE_PLUGINS_DIR/redmine_webhook
+REDMINE_WEBHOOK_SECRET=$STACK_DIR/redmine-webhook.secret # also read by scripts/stack-config.sh (the config)
+# The plugin posts a project's issue changes to that project's Webhook rows. The main project's row points at
+# the demo's passerelle (scripts/stack-config.sh: listen 127.0.0.1:8080). A second project, whose only user is
+# the webhook end-to-end test, points at a fixed port where that test runs its serve, so the other tests'
+# issues (main project) never post to the test's port.
+DEMO_HOOK_URL=http://127.0.0.1:8080/hooks/redmine
+WEBHOOK_E2E_PROJECT=webhook-e2e
+WEBHOOK_E2E_PORT=18089
+WEBHOOK_E2E_HOOK_URL=http://127.0.0.1:$WEBHOOK_E2E_PORT/hooks/redmine
 
 PG_PORT=5432
 DATABASE_URL="postgres://passerelle:passerelle@127.0.0.1:$PG_PORT/passerelle?sslmode=disable"
@@ -45,7 +59,10 @@ SMTP_PORT=1025
 MAILDIR=$STACK_DIR/maildir
 PYTHON=/usr/bin/python3   # Debian's: python3-aiosmtpd is installed for it (a pyenv python3 may come first in PATH)
 
-PACKAGES=(postgresql redmine redmine-sqlite ruby-webrick python3-aiosmtpd curl jq openssl ca-certificates procps)
+# ruby-faraday: the redmine_webhook plugin posts with it (its Gemfile names it; Debian's Redmine takes it from
+# the Debian package).
+PACKAGES=(postgresql redmine redmine-sqlite ruby-webrick ruby-faraday python3-aiosmtpd curl jq openssl
+  ca-certificates procps)
 
 CURRENT_STEP=start
 CURRENT_LOG=
@@ -149,6 +166,11 @@ wait_until() {
 }
 
 sha_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# tree_digest DIR: fingerprint of every file under DIR, names and contents.
+tree_digest() {
+  (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum) | sha256sum | cut -c1-16
+}
 
 # --- packages ---------------------------------------------------------------------------------------------
 
@@ -322,13 +344,50 @@ RUBY
   fi
 }
 
+# The vendored redmine_webhook plugin (third_party/) copied into Debian's plugin directory when it differs,
+# then `redmine:plugins:migrate` (its webhooks table) when its migrations or the database changed since the
+# last successful run. Both before Redmine (re)starts: the running one keeps the old code until then.
+install_redmine_plugins() {
+  step "redmine plugin" "$LOG_DIR/redmine-plugins.log"
+  [[ -f $WEBHOOK_PLUGIN_SRC/init.rb ]] || die "missing $WEBHOOK_PLUGIN_SRC/init.rb (the vendored redmine_webhook)"
+  if [[ -d $WEBHOOK_PLUGIN_DIR && $(tree_digest "$WEBHOOK_PLUGIN_SRC") == "$(tree_digest "$WEBHOOK_PLUGIN_DIR")" ]]; then
+    log "redmine: plugin redmine_webhook up to date in $WEBHOOK_PLUGIN_DIR"
+  else
+    # Copied next to it under a dot name (Redmine loads plugins/*, not dot directories), then swapped in.
+    local tmp=$REDMINE_PLUGINS_DIR/.redmine_webhook.new
+    run_as_root mkdir -p "$REDMINE_PLUGINS_DIR"
+    run_as_root rm -rf "$tmp"
+    run_as_root cp -R "$WEBHOOK_PLUGIN_SRC" "$tmp"
+    run_as_root chmod -R u=rwX,go=rX "$tmp" # Debian: plugin files must be readable by www-data
+    run_as_root rm -rf "$WEBHOOK_PLUGIN_DIR"
+    run_as_root mv "$tmp" "$WEBHOOK_PLUGIN_DIR"
+    log "redmine: plugin redmine_webhook installed into $WEBHOOK_PLUGIN_DIR (from third_party/redmine_webhook)"
+  fi
+  local stamp_file=$RUN_DIR/redmine-plugins.migrated stamp
+  stamp=$(printf '%s %s' "$(tree_digest "$WEBHOOK_PLUGIN_DIR/db")" "$(sha_of "$REDMINE_DB_CONFIG")")
+  if [[ $(cat "$stamp_file" 2>/dev/null) == "$stamp" ]]; then
+    log "redmine: plugin migrations already applied"
+    return
+  fi
+  log "redmine: bin/rails redmine:plugins:migrate (log .stack/logs/redmine-plugins.log)"
+  printf '\n=== %s: redmine:plugins:migrate\n' "$(date -Is)" >>"$LOG_DIR/redmine-plugins.log"
+  (cd "$REDMINE_DIR" && clean_env RAILS_ENV=production bin/rails redmine:plugins:migrate) \
+    >>"$LOG_DIR/redmine-plugins.log" 2>&1 || die "bin/rails redmine:plugins:migrate failed" "$LOG_DIR/redmine-plugins.log"
+  echo "$stamp" >"$stamp_file"
+  log "redmine: plugin migrations applied"
+}
+
 start_redmine() {
   step redmine "$LOG_DIR/redmine.log"
   [[ -x $REDMINE_DIR/bin/rails ]] || die "Redmine is not installed in $REDMINE_DIR"
   ensure_redmine_local_config
+  install_redmine_plugins
+  step redmine "$LOG_DIR/redmine.log"
   local cmd=(env RAILS_ENV=production bin/rails server -u webrick -b 127.0.0.1 -p 3000 -P "$RUN_DIR/redmine-server.pid")
   local spec
-  spec=$(spec_of "${cmd[*]}" "$REDMINE_DIR/Gemfile.local" "$REDMINE_DB_CONFIG" "$REDMINE_ENV_CONFIG")
+  # The plugins' files are part of what Redmine reads at start: a change restarts it.
+  spec=$(spec_of "${cmd[*]} plugins=$(tree_digest "$REDMINE_PLUGINS_DIR")" "$REDMINE_DIR/Gemfile.local" \
+    "$REDMINE_DB_CONFIG" "$REDMINE_ENV_CONFIG")
   if service_current redmine "$spec" redmine_ready; then
     log "redmine: already running on $REDMINE_URL"
     return
@@ -379,7 +438,9 @@ redmine_state_valid() {
   api GET /users/current.json "$SYNC_API_KEY"
   [[ $API_STATUS == 200 && $(json_of .user.login) == passerelle ]] || return 1
   api GET "/projects/$REDMINE_PROJECT.json" "$ADMIN_API_KEY"
-  [[ $API_STATUS == 200 && $(json_of .project.id) == "${PROJECT_ID:-}" ]]
+  [[ $API_STATUS == 200 && $(json_of .project.id) == "${PROJECT_ID:-}" ]] || return 1
+  api GET "/projects/$WEBHOOK_E2E_PROJECT.json" "$ADMIN_API_KEY"
+  [[ $API_STATUS == 200 && $(json_of .project.id) == "${WEBHOOK_PROJECT_ID:-}" ]]
 }
 
 # ensure_user LOGIN FIRSTNAME LASTNAME MAIL: creates or updates the user; sets USER_ID and USER_API_KEY.
@@ -433,21 +494,55 @@ ensure_group() {
   GROUP_ID=$id
 }
 
-# ensure_member PRINCIPAL_ID ROLE_ID: user or group member of the project with that role (not inherited).
+# ensure_member PRINCIPAL_ID ROLE_ID [PROJECT]: user or group member of PROJECT (default the main one) with
+# that role (not inherited).
 ensure_member() {
-  local principal=$1 role=$2 membership
-  api_ok GET "/projects/$REDMINE_PROJECT/memberships.json?limit=100" "$ADMIN_API_KEY" 200
+  local principal=$1 role=$2 project=${3:-$REDMINE_PROJECT} membership
+  api_ok GET "/projects/$project/memberships.json?limit=100" "$ADMIN_API_KEY" 200
   membership=$(json_of --argjson p "$principal" \
     '.memberships[] | select((.user.id // .group.id) == $p) | {id, roles: [.roles[] | select(.inherited != true) | .id]}')
   if [[ -z $membership ]]; then
-    api_ok POST "/projects/$REDMINE_PROJECT/memberships.json" "$ADMIN_API_KEY" \
+    api_ok POST "/projects/$project/memberships.json" "$ADMIN_API_KEY" \
       "{\"membership\": {\"user_id\": $principal, \"role_ids\": [$role]}}" 201
-    log "redmine: principal $principal member of $REDMINE_PROJECT (role $role)"
+    log "redmine: principal $principal member of $project (role $role)"
   elif ! jq -e --argjson r "$role" '.roles | index($r)' <<<"$membership" >/dev/null; then
     api_ok PUT "/memberships/$(jq -r .id <<<"$membership").json" "$ADMIN_API_KEY" \
       "$(jq -c --argjson r "$role" '{membership: {role_ids: (.roles + [$r])}}' <<<"$membership")" 204
-    log "redmine: principal $principal given role $role in $REDMINE_PROJECT"
+    log "redmine: principal $principal given role $role in $project"
   fi
+}
+
+# ensure_project IDENTIFIER NAME: the project with the sync's trackers, custom fields and issue tracking;
+# sets ENSURED_PROJECT_ID.
+ensure_project() {
+  local identifier=$1 name=$2 tracker_ids cf_ids project
+  tracker_ids="[$TRACKER_DOLEANCE_ID, $TRACKER_DEMANDE_ID, $TRACKER_COORDONNEES_ID, $TRACKER_MANDAT_ID]"
+  cf_ids="[$CF_REFERENCE_ID, $CF_MANDATE_ID, $CF_DUE_ID]"
+  project=$(jq -n --arg id "$identifier" --arg name "$name" --argjson t "$tracker_ids" --argjson c "$cf_ids" \
+    '{project: {name: $name, identifier: $id, is_public: false, tracker_ids: $t,
+                issue_custom_field_ids: $c, enabled_module_names: ["issue_tracking"]}}')
+  api GET "/projects/$identifier.json?include=trackers,issue_custom_fields,enabled_modules" "$ADMIN_API_KEY"
+  if [[ $API_STATUS == 404 ]]; then
+    api_ok POST /projects.json "$ADMIN_API_KEY" "$project" 201
+    log "redmine: project $identifier created"
+  elif [[ $API_STATUS == 200 ]]; then
+    # Add what is missing; keep what an administrator enabled on top.
+    local update
+    update=$(json_of --argjson t "$tracker_ids" --argjson c "$cf_ids" '
+      [.project.trackers[].id] as $ht | [.project.issue_custom_fields[]?.id] as $hc
+      | [.project.enabled_modules[].name] as $hm
+      | if ($t - $ht) == [] and ($c - $hc) == [] and ($hm | index("issue_tracking")) != null then empty
+        else {project: {tracker_ids: ($ht + $t | unique), issue_custom_field_ids: ($hc + $c | unique),
+                        enabled_module_names: ($hm + ["issue_tracking"] | unique)}} end')
+    if [[ -n $update ]]; then
+      api_ok PUT "/projects/$identifier.json" "$ADMIN_API_KEY" "$update" 204
+      log "redmine: project $identifier updated (trackers, custom fields, modules)"
+    fi
+  else
+    die "Redmine GET /projects/$identifier.json answered $API_STATUS: ${API_BODY:0:300}"
+  fi
+  api_ok GET "/projects/$identifier.json" "$ADMIN_API_KEY" 200
+  ENSURED_PROJECT_ID=$(json_of .project.id)
 }
 
 provision_redmine() {
@@ -472,35 +567,12 @@ provision_redmine() {
   [[ -n ${ADMIN_API_KEY:-} && -n ${ROLE_SYNC_ID:-} && -n ${CF_REFERENCE_ID:-} ]] ||
     die "redmine-provision.rb printed no keys" "$LOG_DIR/redmine-provision.log"
 
-  log "redmine: provisioning (REST: project, users, groups, memberships)"
-  local tracker_ids cf_ids project
-  tracker_ids="[$TRACKER_DOLEANCE_ID, $TRACKER_DEMANDE_ID, $TRACKER_COORDONNEES_ID, $TRACKER_MANDAT_ID]"
-  cf_ids="[$CF_REFERENCE_ID, $CF_MANDATE_ID, $CF_DUE_ID]"
-  project=$(jq -n --arg id "$REDMINE_PROJECT" --argjson t "$tracker_ids" --argjson c "$cf_ids" \
-    '{project: {name: "Gestion locative", identifier: $id, is_public: false, tracker_ids: $t,
-                issue_custom_field_ids: $c, enabled_module_names: ["issue_tracking"]}}')
-  api GET "/projects/$REDMINE_PROJECT.json?include=trackers,issue_custom_fields,enabled_modules" "$ADMIN_API_KEY"
-  if [[ $API_STATUS == 404 ]]; then
-    api_ok POST /projects.json "$ADMIN_API_KEY" "$project" 201
-    log "redmine: project $REDMINE_PROJECT created"
-  elif [[ $API_STATUS == 200 ]]; then
-    # Add what is missing; keep what an administrator enabled on top.
-    local update
-    update=$(json_of --argjson t "$tracker_ids" --argjson c "$cf_ids" '
-      [.project.trackers[].id] as $ht | [.project.issue_custom_fields[]?.id] as $hc
-      | [.project.enabled_modules[].name] as $hm
-      | if ($t - $ht) == [] and ($c - $hc) == [] and ($hm | index("issue_tracking")) != null then empty
-        else {project: {tracker_ids: ($ht + $t | unique), issue_custom_field_ids: ($hc + $c | unique),
-                        enabled_module_names: ($hm + ["issue_tracking"] | unique)}} end')
-    if [[ -n $update ]]; then
-      api_ok PUT "/projects/$REDMINE_PROJECT.json" "$ADMIN_API_KEY" "$update" 204
-      log "redmine: project $REDMINE_PROJECT updated (trackers, custom fields, modules)"
-    fi
-  else
-    die "Redmine GET /projects/$REDMINE_PROJECT.json answered $API_STATUS: ${API_BODY:0:300}"
-  fi
-  api_ok GET "/projects/$REDMINE_PROJECT.json" "$ADMIN_API_KEY" 200
-  PROJECT_ID=$(json_of .project.id)
+  log "redmine: provisioning (REST: projects, users, groups, memberships)"
+  ensure_project "$REDMINE_PROJECT" "Gestion locative"
+  PROJECT_ID=$ENSURED_PROJECT_ID
+  # The webhook end-to-end test's project: the same trackers, custom fields and members as the main one.
+  ensure_project "$WEBHOOK_E2E_PROJECT" "Passerelle — test webhook (e2e)"
+  WEBHOOK_PROJECT_ID=$ENSURED_PROJECT_ID
 
   ensure_user passerelle Passerelle Synchronisation passerelle@agence.test
   SYNC_USER_ID=$USER_ID SYNC_API_KEY=$USER_API_KEY
@@ -513,11 +585,14 @@ provision_redmine() {
   ensure_group Comptabilité "$ACCOUNTING_USER_ID"
   GROUP_COMPTABILITE_ID=$GROUP_ID
 
-  ensure_member "$SYNC_USER_ID" "$ROLE_SYNC_ID"
-  ensure_member "$STAFF_USER_ID" "$ROLE_MANAGER_ID"
-  ensure_member "$ACCOUNTING_USER_ID" "$ROLE_MANAGER_ID"
-  ensure_member "$GROUP_GESTIONNAIRES_ID" "$ROLE_MANAGER_ID"
-  ensure_member "$GROUP_COMPTABILITE_ID" "$ROLE_MANAGER_ID"
+  local p
+  for p in "$REDMINE_PROJECT" "$WEBHOOK_E2E_PROJECT"; do
+    ensure_member "$SYNC_USER_ID" "$ROLE_SYNC_ID" "$p"
+    ensure_member "$STAFF_USER_ID" "$ROLE_MANAGER_ID" "$p"
+    ensure_member "$ACCOUNTING_USER_ID" "$ROLE_MANAGER_ID" "$p"
+    ensure_member "$GROUP_GESTIONNAIRES_ID" "$ROLE_MANAGER_ID" "$p"
+    ensure_member "$GROUP_COMPTABILITE_ID" "$ROLE_MANAGER_ID" "$p"
+  done
 
   check_redmine
   save_redmine_state
@@ -529,7 +604,7 @@ save_redmine_state() {
   {
     echo "# Written by scripts/stack.sh: what the Redmine provisioning learned. Not a public interface:"
     echo "# use .stack/env."
-    for var in ADMIN_API_KEY ADMIN_USER_ID PROJECT_ID SYNC_USER_ID SYNC_API_KEY STAFF_USER_ID STAFF_API_KEY \
+    for var in ADMIN_API_KEY ADMIN_USER_ID PROJECT_ID WEBHOOK_PROJECT_ID SYNC_USER_ID SYNC_API_KEY STAFF_USER_ID STAFF_API_KEY \
       ACCOUNTING_USER_ID ACCOUNTING_API_KEY GROUP_GESTIONNAIRES_ID GROUP_COMPTABILITE_ID ROLE_SYNC_ID \
       ROLE_MANAGER_ID TRACKER_DOLEANCE_ID TRACKER_DEMANDE_ID TRACKER_COORDONNEES_ID TRACKER_MANDAT_ID \
       CF_REFERENCE_ID CF_MANDATE_ID CF_DUE_ID STATUS_NEW_ID STATUS_IN_PROGRESS_ID STATUS_RESOLVED_ID \
@@ -642,6 +717,67 @@ check_redmine() {
   step "redmine provisioning" "$LOG_DIR/redmine-provision.log"
 }
 
+# --- redmine_webhook: the Webhook rows -------------------------------------------------------------------
+
+# The secret Passerelle checks on /hooks/redmine (?token=). Same rule as scripts/stack-config.sh, which reads
+# it for the config: 64 hex digits, created once (a secret from an older stack that is not hex is replaced).
+ensure_redmine_webhook_secret() {
+  if [[ -s $REDMINE_WEBHOOK_SECRET ]] && grep -Eq '^[0-9a-f]{64}$' "$REDMINE_WEBHOOK_SECRET"; then return 0; fi
+  (umask 077 && openssl rand -hex 32 | tr -d '\n' >"$REDMINE_WEBHOOK_SECRET")
+  log "redmine: webhook secret generated in ${REDMINE_WEBHOOK_SECRET#"$REPO_ROOT"/}"
+}
+
+# ensure_webhook PROJECT URL: among PROJECT's Webhook rows (the plugin's REST API: list, create, update,
+# delete; the last three answer with a redirect), exactly one points at URL's target (same URL before "?"):
+# updated when the token changed, created when missing; rows for other targets are left alone.
+ensure_webhook() {
+  local project=$1 url=$2 target=${2%%\?*} ours id
+  api_ok GET "/projects/$project/webhook_settings.json" "$ADMIN_API_KEY" 200
+  ours=$(json_of --arg t "$target" '[.[] | select((.url // "") | split("?")[0] == $t)]')
+  if jq -e --arg u "$url" 'length == 1 and .[0].url == $u' <<<"$ours" >/dev/null; then
+    return 0
+  fi
+  if [[ $(jq length <<<"$ours") == 0 ]]; then
+    api_ok POST "/projects/$project/webhook_settings/create.json" "$ADMIN_API_KEY" "$(jq -n --arg u "$url" '{url: $u}')" 302
+    log "redmine: webhook of project $project created -> $target?token=…"
+  else
+    api_ok PUT "/projects/$project/webhook_settings/$(jq -r '.[0].id' <<<"$ours").json" "$ADMIN_API_KEY" \
+      "$(jq -n --arg u "$url" '{url: $u}')" 302
+    for id in $(jq -r '.[1:][].id' <<<"$ours"); do
+      api_ok DELETE "/projects/$project/webhook_settings/$id.json" "$ADMIN_API_KEY" 302
+    done
+    log "redmine: webhook of project $project updated -> $target?token=…"
+  fi
+  api_ok GET "/projects/$project/webhook_settings.json" "$ADMIN_API_KEY" 200
+  jq -e --arg u "$url" --arg t "$target" '[.[] | select((.url // "") | split("?")[0] == $t)] | length == 1 and .[0].url == $u' \
+    <<<"$API_BODY" >/dev/null || die "the webhook of project $project was not saved: $(json_of -c '[.[].id]')"
+}
+
+# Runs on every `make stack` (two list requests when nothing changed): the secret may have been rotated.
+# What the plugin does when the target is down or slow (it must never fail the staff's save): it posts from
+# a thread started after the issue is saved, so the save answers as usual. Target down (connection refused):
+# the post fails at once, Redmine logs "Failed to open TCP connection" in production.log, and nothing is
+# retried (polling catches up). Target accepting but not answering: with the plugin as released, each post
+# thread kept a database connection for Net::HTTP's 60 s and 5 slow posts exhausted Redmine's pool (500s for
+# everyone, seen here); the vendored copy reads the URLs before the thread and posts with 2 s / 5 s timeouts
+# (third_party/redmine_webhook/VENDORED.md). Updates sent with the X-Skip-Webhooks header (every write of
+# Passerelle's) post nothing.
+provision_webhooks() {
+  step "redmine webhooks" "$LOG_DIR/redmine.log"
+  ensure_redmine_webhook_secret
+  local token
+  token=$(jq -rn --arg s "$(<"$REDMINE_WEBHOOK_SECRET")" '$s | @uri') # hex: unchanged, but encode anyway
+  api GET "/projects/$REDMINE_PROJECT/webhook_settings.json" "$ADMIN_API_KEY"
+  if [[ $API_STATUS != 200 ]]; then
+    rm -f "$RUN_DIR/redmine-plugins.migrated" # the next run migrates again
+    die "the redmine_webhook plugin does not answer (GET /projects/$REDMINE_PROJECT/webhook_settings.json: HTTP $API_STATUS):
+       is it installed in $WEBHOOK_PLUGIN_DIR and migrated? Run 'make stack' again (it migrates)." "$LOG_DIR/redmine.log"
+  fi
+  ensure_webhook "$REDMINE_PROJECT" "$DEMO_HOOK_URL?token=$token"
+  ensure_webhook "$WEBHOOK_E2E_PROJECT" "$WEBHOOK_E2E_HOOK_URL?token=$token"
+  log "redmine: webhooks: $REDMINE_PROJECT -> $DEMO_HOOK_URL (the demo), $WEBHOOK_E2E_PROJECT -> $WEBHOOK_E2E_HOOK_URL (e2e)"
+}
+
 # --- Kratos -----------------------------------------------------------------------------------------------
 
 kratos_ready() {
@@ -743,6 +879,9 @@ write_stack_env() {
       REDMINE_URL "$REDMINE_URL" \
       REDMINE_PROJECT "$REDMINE_PROJECT" \
       REDMINE_PROJECT_ID "$PROJECT_ID" \
+      WEBHOOK_E2E_PROJECT "$WEBHOOK_E2E_PROJECT" \
+      WEBHOOK_E2E_PROJECT_ID "$WEBHOOK_PROJECT_ID" \
+      WEBHOOK_E2E_PORT "$WEBHOOK_E2E_PORT" \
       REDMINE_ADMIN_API_KEY "$ADMIN_API_KEY" \
       REDMINE_SYNC_API_KEY "$SYNC_API_KEY" \
       REDMINE_SYNC_USER_ID "$SYNC_USER_ID" \
@@ -802,6 +941,7 @@ main() {
   start_kratos
   wait_redmine
   provision_redmine
+  provision_webhooks
   write_stack_env
   run_stack_config
   step finished

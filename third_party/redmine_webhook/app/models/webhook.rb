@@ -1,0 +1,4 @@
+class Webhook < ActiveRecord::Base
+  unloadable
+  belongs_to :project
+end

@@ -22,11 +22,11 @@ build:
 test: stack
 	$(GO) vet ./...
 	CI=$(CI) $(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/e2e$$')
-	CI=$(CI) $(GO) test -count=1 -timeout 20m ./e2e
+	CI=$(CI) $(GO) test -v -count=1 -timeout 25m ./e2e
 
 # The end-to-end promises on the running binary (PASSERELLE_BIN=path tests another build).
 test-e2e: stack
-	CI=$(CI) $(GO) test -count=1 -timeout 20m ./e2e
+	CI=$(CI) $(GO) test -v -count=1 -timeout 25m ./e2e
 
 # Tests that need no service (they skip, or fail under CI=true, without the stack).
 unit:

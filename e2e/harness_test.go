@@ -14,6 +14,12 @@
 // build:
 //
 //	PASSERELLE_BIN=/tmp/oldmain-bin/passerelle go test -count=1 ./e2e
+//
+// This file is over 400 lines on purpose: it is the suite's one fixture (a
+// deployment and its processes, customers, staff, the Maildir, waiting),
+// read as a whole by whoever writes a scenario; the scenarios themselves are
+// one file each, and extra helpers live in helpers_more_test.go and
+// stack_control_test.go.
 package e2e
 
 import (

@@ -467,7 +467,7 @@ func TestIdlePollAfterABurstCostsOneRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var burstEnd time.Time // the latest updated_on of the burst, on Redmine's clock
+	var burstEnd time.Time     // the latest updated_on of the burst, on Redmine's clock
 	for i := 0; i < 105; i++ { // issues carrying a reference, not ours
 		is, err := h.admin.CreateIssue(ctx, redmine.IssueCreate{ProjectID: p.ID, Subject: "Rafale " + strconv.Itoa(i),
 			CustomFields: []redmine.CustomFieldSet{{ID: h.cfg.Redmine.CustomFields.Reference, Value: uniqueName("RAFALE")}}})

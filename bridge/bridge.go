@@ -120,6 +120,11 @@ func New(cfg Config) (*Bridge, error) {
 		return err
 	}))
 
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RedriveArgs]) error {
+		_, err := b.redrive(ctx)
+		return err
+	}))
+
 	b.registerDeadlineWorkers(workers)
 
 	var periodic []*river.PeriodicJob
@@ -129,6 +134,7 @@ func New(cfg Config) (*Bridge, error) {
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "poll_redmine"}))
+		periodic = append(periodic, b.redrivePeriodicJob())
 	}
 	jobTimeout := JobTimeout(cfg.Holder.Get().Redmine.Timeout)
 	rc, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{

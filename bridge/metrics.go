@@ -31,6 +31,10 @@ var (
 		Name: "passerelle_poll_issue_failures_total",
 		Help: "Issues the poller could not apply (each is retried on its own and listed by check --live).",
 	})
+	redriven = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "passerelle_redriven_requests_total",
+		Help: "Requests whose pending actions had nobody working on them (a stopped process's job) and were queued again.",
+	})
 	hookCalls = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "passerelle_webhook_calls_total",
 		Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",

@@ -160,6 +160,49 @@ func (s syncStore) markJournalsApplied(ctx context.Context, issueID int, journal
 	return nil
 }
 
+// requestLockClass is the first key of a request's advisory lock (the second
+// is hashtext of its id); strandedRequests looks for it in pg_locks.
+const requestLockClass = 7411
+
+// strandedRequests lists (at most limit) requests whose client actions wait
+// with no one to apply them: an action older than grace is pending, the
+// request is not stopped, no mirroring job of it is queued (available,
+// scheduled, retryable or pending), and no session holds its lock, so no live
+// drain is at work. That is the state a SIGKILL leaves: the dead process's
+// job stays "running" until River's rescuer (JobTimeout + 10 s, checked every
+// 30 s), while its session lock went with its connection.
+//
+// Reads the partial index messages_pending_actions_idx (pending rows only)
+// and, per candidate, river_job by state and kind.
+func (s syncStore) strandedRequests(ctx context.Context, grace time.Duration, limit int) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT p.request_id::text FROM (
+			SELECT m.request_id, min(m.created_at) AS oldest
+			FROM messages m
+			WHERE m.mirrored_at IS NULL AND (m.author_kind = 'client' OR m.kind = 'closed')
+			  AND ((m.author_kind = 'client' AND m.kind = 'message') OR m.kind = 'closed')
+			GROUP BY m.request_id) p
+		JOIN requests r ON r.id = p.request_id
+		WHERE p.oldest < now() - make_interval(secs => $1) AND r.mirror_error = ''
+		  AND NOT EXISTS (SELECT 1 FROM river_job j
+			WHERE j.state IN ('available', 'scheduled', 'retryable', 'pending')
+			  AND j.kind IN ('mirror_request', 'mirror_message')
+			  AND j.args->>'request_id' = p.request_id::text)
+		  AND NOT EXISTS (SELECT 1 FROM pg_locks l
+			WHERE l.locktype = 'advisory' AND l.granted
+			  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			  AND l.classid = $2 AND l.objid = hashtext(p.request_id::text)::oid AND l.objsubid = 2)
+		ORDER BY p.oldest LIMIT $3`, grace.Seconds(), requestLockClass, limit)
+	if err != nil {
+		return nil, fmt.Errorf("looking for stranded requests: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("looking for stranded requests: %w", err)
+	}
+	return ids, nil
+}
+
 // withRequestLock runs fn while holding a session advisory lock on a request,
 // so two workers (two replicas, or a job rescued while the first attempt still
 // runs) never mirror the same request at once. ok is false when another
@@ -171,7 +214,7 @@ func (s syncStore) withRequestLock(ctx context.Context, requestID string, fn fun
 	}
 	defer conn.Release()
 	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(7411, hashtext($1))`, requestID).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($2, hashtext($1))`, requestID, requestLockClass).Scan(&got); err != nil {
 		return false, fmt.Errorf("taking the request lock: %w", err)
 	}
 	if !got {
@@ -181,7 +224,7 @@ func (s syncStore) withRequestLock(ctx context.Context, requestID string, fn fun
 		// Unlock on a fresh context: the job's may be cancelled.
 		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock(7411, hashtext($1))`, requestID); uerr != nil {
+		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($2, hashtext($1))`, requestID, requestLockClass); uerr != nil {
 			conn.Conn().Close(uctx) // closing the session releases the lock
 		}
 	}()

@@ -45,3 +45,19 @@ demo:
 # Redmine call measured in the same run.
 bench: stack
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count 3 ./bridge
+
+# Fuzz targets (no service needed), each run for FUZZTIME; what they find lands in the package's
+# testdata/fuzz/<Target>/ and then runs as a regression case with every `go test`.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := \
+	./bridge:FuzzIssueIDFromHook ./bridge:FuzzParseInbound ./bridge:FuzzStandardWebhookHeaders \
+	./bridge:FuzzRedmineHookAuth ./bridge:FuzzPlanChanges ./config:FuzzParse \
+	./espaceclient:FuzzSniffContentType ./espaceclient:FuzzSanitizeFilename
+
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

@@ -15,6 +15,7 @@ require (
 	github.com/riverqueue/river/rivertype v0.51.1
 	github.com/sirupsen/logrus v1.10.2
 	github.com/wneessen/go-mail v0.8.1
+	golang.org/x/time v0.12.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
@@ -36,11 +37,17 @@ type Hooks struct {
 	store      Store
 	deliveries deliveryStore
 	log        *logrus.Logger
+
+	// Bounds against unauthenticated callers (hooks_guard.go); tests lower them.
+	inboundSlots, redmineSlots             slots
+	inboundReadTimeout, redmineReadTimeout time.Duration
 }
 
 // NewHooks returns the webhook handlers.
 func NewHooks(b *Bridge, holder *config.Holder, svc ClientService, identities Identities, pool *pgxpool.Pool, log *logrus.Logger) *Hooks {
-	return &Hooks{bridge: b, holder: holder, svc: svc, identities: identities, store: b.cfg.Store, deliveries: deliveryStore{pool: pool}, log: log}
+	return &Hooks{bridge: b, holder: holder, svc: svc, identities: identities, store: b.cfg.Store, deliveries: deliveryStore{pool: pool}, log: log,
+		inboundSlots: newSlots(inboundConcurrency), redmineSlots: newSlots(redmineConcurrency),
+		inboundReadTimeout: inboundReadTimeout, redmineReadTimeout: redmineReadTimeout}
 }
 
 // Register adds the hooks to mux.

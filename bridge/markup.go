@@ -11,7 +11,7 @@ import (
 // Client text in Redmine (issue 10 item 4).
 //
 // Everything a client writes (request body, follow-ups, the "emplacement"
-// field, and the name and e-mail traits the client edits in Kratos) reaches
+// field, and the name and e-mail traits, set by the agency but still untrusted) reaches
 // Redmine's text formatter. The stack's Redmine 5.0.4 uses Textile (the
 // default: Setting.text_formatting is not set by scripts/redmine-provision.rb).
 // Nothing a client writes may be read as markup there. Two renderings:

@@ -229,7 +229,11 @@ func TestFailureAfterNoteWrittenCreatesOneNote(t *testing.T) {
 // Redmine unreachable while 20 requests are filed: every request is accepted
 // at once, then mirrored exactly once when Redmine is back.
 func TestRedmineDownWhileTwentyRequestsAreFiled(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	// One tenant files 20 requests at once: a load generator, over the
+	// per-identity write limit (espaceclient TestWriteRateLimitAnswers429AndStoresNothing covers it).
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) {
+		c.Limits = config.Limits{WritesPerMinute: 6000, WritesBurst: 100, ConcurrentUploads: 20}.WithDefaults(c.Uploads)
+	}})
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	h.net.down.Store(true)
 	var wg sync.WaitGroup

@@ -2,16 +2,11 @@ package bridge
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -40,60 +35,9 @@ type InboundMessage struct {
 		Filename      string `json:"filename"`
 		ContentBase64 string `json:"content_base64"`
 	} `json:"attachments"`
-}
 
-// VerifyStandardWebhook checks a Standard Webhooks signature: the
-// webhook-signature header holds space-separated "v1,<base64 HMAC-SHA256 of
-// id.timestamp.body>" entries; the secret is "whsec_<base64>" (or raw bytes);
-// the timestamp must be within tolerance of now. It returns a reason when the
-// delivery must be refused.
-func VerifyStandardWebhook(secret, id, timestamp, signatures string, body []byte, now time.Time, tolerance time.Duration) error {
-	if id == "" || timestamp == "" || signatures == "" {
-		return errors.New("missing webhook-id, webhook-timestamp or webhook-signature")
-	}
-	ts, err := strconv.ParseInt(timestamp, 10, 64)
-	if err != nil {
-		return errors.New("webhook-timestamp is not a Unix time in seconds")
-	}
-	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("webhook-timestamp is %s away from now (tolerance %s)", d.Round(time.Second), tolerance)
-	}
-	key := []byte(secret)
-	if s, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		if key, err = base64.StdEncoding.DecodeString(s); err != nil {
-			return errors.New("inbound webhook secret is not valid whsec_ base64")
-		}
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + timestamp + "."))
-	mac.Write(body)
-	want := mac.Sum(nil)
-	for _, sig := range strings.Fields(signatures) {
-		v, b64, ok := strings.Cut(sig, ",")
-		if !ok || v != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(b64)
-		if err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("no valid v1 signature")
-}
-
-// SignStandardWebhook returns the webhook-signature value for a delivery
-// (for senders and tests).
-func SignStandardWebhook(secret, id, timestamp string, body []byte) string {
-	key := []byte(secret)
-	if s, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		if k, err := base64.StdEncoding.DecodeString(s); err == nil {
-			key = k
-		}
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + timestamp + "."))
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	// files are Attachments decoded (by parseInbound).
+	files []espaceclient.Upload
 }
 
 // handleInbound stores a signed inbound client message through exactly the
@@ -111,26 +55,58 @@ func (h *Hooks) handleInbound(w http.ResponseWriter, r *http.Request) {
 		hookError(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret not configured")
 		return
 	}
-	limit := int64(cfg.Uploads.MaxFiles)*int64(cfg.Uploads.MaxFileSize)*4/3 + 1<<20
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			log.Warn("inbound webhook body too large")
-			hookError(w, "inbound", http.StatusRequestEntityTooLarge, "too_large", "body too large")
-			return
-		}
-		hookError(w, "inbound", http.StatusBadRequest, "unreadable", "body could not be read")
+	// Everything that needs no body is checked before a byte of it is read:
+	// the signature headers, the timestamp, the id, the declared length and
+	// the concurrency cap.
+	id := r.Header.Get("webhook-id")
+	check, err := newStandardWebhookCheck(secret, id, r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), h.bridge.now(), cfg.Webhooks.InboundTolerance)
+	if errors.Is(err, errBadInboundSecret) {
+		log.WithError(err).Error("inbound webhook: the configured secret cannot be used")
+		hookError(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret is not usable")
 		return
 	}
-	id := r.Header.Get("webhook-id")
-	if err := VerifyStandardWebhook(secret, id, r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), body, h.bridge.now(), cfg.Webhooks.InboundTolerance); err != nil {
+	if err != nil {
+		log.WithError(err).Warn("inbound webhook refused before reading its body")
+		w.Header().Set("Connection", "close")
+		hookError(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
+		return
+	}
+	if !validWebhookID(id) {
+		log.Warn("inbound webhook refused: malformed webhook-id")
+		w.Header().Set("Connection", "close")
+		hookError(w, "inbound", http.StatusBadRequest, "invalid_webhook_id",
+			"L'en-tête webhook-id doit être de l'ASCII imprimable, sans espace, de 200 caractères au plus.")
+		return
+	}
+	release, ok := h.inboundSlots.tryAcquire()
+	if !ok {
+		log.Warn("inbound webhook refused: too many deliveries in flight")
+		hookBusy(w, "inbound")
+		return
+	}
+	defer release()
+	setReadDeadline(w, h.inboundReadTimeout)
+	limit := inboundBodyLimit(cfg)
+	body, err := readHookBody(w, r, limit, check)
+	if err != nil {
+		log.WithError(err).Warn("inbound webhook body refused")
+		bodyReadRefusal(w, "inbound", limit, err)
+		return
+	}
+	if err := check.Verify(); err != nil {
 		log.WithError(err).Warn("inbound webhook refused")
 		hookError(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
 	log = log.WithField("webhook_id", id)
-	status, resp, err := h.deliver(r.Context(), log, id, body)
+	in, refusal := parseInbound(body)
+	if refusal != nil {
+		log.WithFields(logrus.Fields{"code": refusal.code, "field": refusal.field}).Warn("inbound webhook: malformed delivery refused")
+		status, resp := refusal.answer()
+		writeRaw(w, status, resp)
+		return
+	}
+	status, resp, err := h.deliver(r.Context(), log, id, in)
 	if err != nil {
 		log.WithError(err).Error("inbound webhook: recording the delivery")
 		hookError(w, "inbound", http.StatusInternalServerError, "internal", "try again")
@@ -164,12 +140,12 @@ const (
 // message (see claimDeliveryTx), so a crash before that commit leaves the id
 // free for the sender's retry. 4xx answers are recorded; 5xx answers are
 // not, so the sender retries.
-func (h *Hooks) deliver(ctx context.Context, log *logrus.Entry, id string, body []byte) (int, []byte, error) {
+func (h *Hooks) deliver(ctx context.Context, log *logrus.Entry, id string, in InboundMessage) (int, []byte, error) {
 	status, resp, answered, err := h.answerOf(ctx, log, id)
 	if err != nil || answered {
 		return status, resp, err
 	}
-	status, resp, lost := h.processInbound(ctx, log, id, body)
+	status, resp, lost := h.processInbound(ctx, log, id, in)
 	// Record on a context the sender's hang-up does not cancel: what was
 	// stored is committed.
 	rctx := context.WithoutCancel(ctx)
@@ -338,22 +314,17 @@ func deliveryClaimFrom(ctx context.Context) (deliveryClaim, bool) {
 // transaction that stores it; it returns the HTTP status and JSON answer.
 // lost is true when a concurrent delivery of the same id committed its claim
 // first: nothing was stored and the answer is that delivery's.
-func (h *Hooks) processInbound(ctx context.Context, log *logrus.Entry, id string, body []byte) (status int, resp []byte, lost bool) {
-	var in InboundMessage
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return answer(errJSON(http.StatusBadRequest, "malformed", "", "body is not the expected JSON: "+err.Error()))
-	}
+func (h *Hooks) processInbound(ctx context.Context, log *logrus.Entry, id string, in InboundMessage) (status int, resp []byte, lost bool) {
 	var ident espaceclient.Identity
 	var err error
-	switch {
-	case in.Identity.ID != "":
+	if in.Identity.ID != "" {
 		ident, err = h.identities.ByID(ctx, in.Identity.ID)
-	case in.Identity.Email != "":
+	} else {
 		ident, err = h.identities.ByEmail(ctx, in.Identity.Email)
-	default:
-		return answer(errJSON(http.StatusUnprocessableEntity, "required", "identity", "identity.id or identity.email is required"))
+	}
+	if errors.Is(err, espaceclient.ErrEmailUnverified) {
+		return answer(errJSON(http.StatusUnprocessableEntity, "unverified_email", "identity.email",
+			"Cette adresse n'est ni vérifiée par le client ni enregistrée par l'agence : désignez le client par identity.id, ou faites vérifier son adresse."))
 	}
 	if errors.Is(err, espaceclient.ErrNotFound) || errors.Is(err, espaceclient.ErrIdentityInactive) {
 		return answer(errJSON(http.StatusUnprocessableEntity, "unknown_identity", "identity", "no active client with that identity"))
@@ -366,14 +337,7 @@ func (h *Hooks) processInbound(ctx context.Context, log *logrus.Entry, id string
 		log.WithError(err).Error("inbound webhook: looking up the identity")
 		return answer(errJSON(http.StatusServiceUnavailable, "identity_unavailable", "", "identities cannot be read now; retry"))
 	}
-	var files []espaceclient.Upload
-	for i, a := range in.Attachments {
-		data, err := base64.StdEncoding.DecodeString(a.ContentBase64)
-		if err != nil {
-			return answer(errJSON(http.StatusBadRequest, "malformed", fmt.Sprintf("attachments[%d].content_base64", i), "not valid base64"))
-		}
-		files = append(files, espaceclient.Upload{Filename: a.Filename, Data: data})
-	}
+	files := in.files
 	log = log.WithField("identity_id", ident.ID)
 	claimed := withDeliveryClaim(ctx, deliveryClaim{id: id, kind: in.Type})
 	switch in.Type {
@@ -398,7 +362,8 @@ func (h *Hooks) processInbound(ctx context.Context, log *logrus.Entry, id string
 		log.WithField("reference", req.Reference).Info("inbound webhook: message stored")
 		return answer(messageAnswer(req, msg))
 	}
-	return answer(errJSON(http.StatusUnprocessableEntity, "invalid_value", "type", `type must be "request" or "message"`))
+	// parseInbound let no other type through.
+	return answer(errJSON(http.StatusUnprocessableEntity, "invalid_value", "type", `Le champ type doit valoir "request" ou "message".`))
 }
 
 // answer is an answer of processInbound that did not lose its claim.

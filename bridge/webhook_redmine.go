@@ -1,13 +1,8 @@
 package bridge
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,19 +31,32 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 		hookError(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRedmineHookBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			log.Warn("redmine webhook body too large")
-			hookError(w, "redmine", http.StatusRequestEntityTooLarge, "too_large", "body over 1 MiB")
-			return
-		}
-		hookError(w, "redmine", http.StatusBadRequest, "unreadable", "body could not be read")
+	// The token (or the shape of the signature) is checked before a byte of
+	// the body is read, then the concurrency cap; a signature is computed
+	// while the body streams in.
+	check, ok := redmineHookCheck(r, secret)
+	if !ok {
+		log.Warn("redmine webhook refused: bad or missing secret or signature")
+		w.Header().Set("Connection", "close")
+		hookError(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
-	if !redmineHookAuthentic(r, body, secret) {
-		log.Warn("redmine webhook refused: bad or missing secret or signature")
+	release, ok := h.redmineSlots.tryAcquire()
+	if !ok {
+		log.Warn("redmine webhook refused: too many deliveries in flight")
+		hookBusy(w, "redmine")
+		return
+	}
+	defer release()
+	setReadDeadline(w, h.redmineReadTimeout)
+	body, err := readHookBody(w, r, maxRedmineHookBody, check)
+	if err != nil {
+		log.WithError(err).Warn("redmine webhook body refused")
+		bodyReadRefusal(w, "redmine", maxRedmineHookBody, err)
+		return
+	}
+	if err := check.Verify(); err != nil {
+		log.Warn("redmine webhook refused: bad signature")
 		hookError(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
@@ -76,28 +84,6 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	log.Info("redmine webhook: issue refresh enqueued")
 	hookCalls.WithLabelValues("redmine", "202").Inc()
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// redmineHookAuthentic checks the shared secret or the HMAC signature.
-func redmineHookAuthentic(r *http.Request, body []byte, secret string) bool {
-	if sig := r.Header.Get("X-Redmine-Signature-256"); sig != "" {
-		hexSig, ok := strings.CutPrefix(sig, "sha256=")
-		if !ok {
-			return false
-		}
-		got, err := hex.DecodeString(hexSig)
-		if err != nil {
-			return false
-		}
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		return hmac.Equal(got, mac.Sum(nil))
-	}
-	token := r.Header.Get("X-Passerelle-Token")
-	if token == "" {
-		token = r.URL.Query().Get("token")
-	}
-	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(secret)) == 1
 }
 
 // issueIDFromHook finds the issue id in the plugin's payload

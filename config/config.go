@@ -30,6 +30,10 @@ const (
 type Config struct {
 	// Listen is the HTTP listen address of the customer space and the hooks.
 	Listen string `yaml:"listen"`
+	// AdminListen is the HTTP listen address of /metrics and of the admin
+	// pages to come, never served on Listen (default 127.0.0.1:9090, loopback:
+	// keep it off the customer-facing network). "none" turns it off.
+	AdminListen string `yaml:"admin_listen"`
 	// PublicURL is the address clients use to reach the customer space.
 	PublicURL string `yaml:"public_url"`
 	// LogLevel is one of debug, info, warn, error.
@@ -42,6 +46,7 @@ type Config struct {
 	Kratos          Kratos     `yaml:"kratos"`
 	SMTP            SMTP       `yaml:"smtp"`
 	Uploads         Uploads    `yaml:"uploads"`
+	Limits          Limits     `yaml:"limits"`
 	Webhooks        Webhooks   `yaml:"webhooks"`
 	Calendar        Calendar   `yaml:"calendar"`
 	Statuses        Statuses   `yaml:"statuses"`
@@ -178,8 +183,14 @@ type Category struct {
 	Roles []Role `yaml:"roles"`
 	// Requires lists the request fields that must be filled: lot, location,
 	// payer, urgency, mandate.
-	Requires []string    `yaml:"requires"`
-	Redmine  RedmineRule `yaml:"redmine"`
+	Requires []string `yaml:"requires"`
+	// SharedWithOwners lets the owners of a request's lot read it, read-only,
+	// with the agency's public answers, when someone else (a tenant) filed it.
+	// Default false: a tenant's rent dispute or neighbour complaint stays
+	// between the tenant and the agency; the example configuration shares
+	// repairs and works (travaux), as the agency's procedures do.
+	SharedWithOwners bool        `yaml:"shared_with_owners"`
+	Redmine          RedmineRule `yaml:"redmine"`
 	// Deadlines overrides the deadline policy for this category (see Deadlines).
 	Deadlines *CategoryDeadlines `yaml:"deadlines"`
 }
@@ -251,8 +262,8 @@ func (c *Config) Category(id string) (Category, bool) {
 
 // String describes the configuration with every secret masked.
 func (c *Config) String() string {
-	return fmt.Sprintf("config{file=%s listen=%s public_url=%s database=%s redmine=%s redmine_key=%s kratos=%s smtp=%s smtp_password=%s redmine_webhook_secret=%s inbound_webhook_secret=%s categories=%d}",
-		c.File, c.Listen, c.PublicURL, RedactURL(c.Database.URL.Reveal()), c.Redmine.URL, c.Redmine.APIKey,
+	return fmt.Sprintf("config{file=%s listen=%s admin_listen=%s public_url=%s database=%s redmine=%s redmine_key=%s kratos=%s smtp=%s smtp_password=%s redmine_webhook_secret=%s inbound_webhook_secret=%s categories=%d}",
+		c.File, c.Listen, c.AdminListen, c.PublicURL, RedactURL(c.Database.URL.Reveal()), c.Redmine.URL, c.Redmine.APIKey,
 		c.Kratos.PublicURL, c.SMTP.Addr, c.SMTP.Password, c.Webhooks.RedmineSecret, c.Webhooks.InboundSecret, len(c.Categories))
 }
 

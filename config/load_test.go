@@ -67,6 +67,9 @@ func TestBaseIsValid(t *testing.T) {
 	if ps != nil {
 		t.Fatalf("base config: %v", ps)
 	}
+	if l := cfg.Limits; l.WritesPerMinute != 20 || l.WritesBurst != 10 || l.ConcurrentUploads != 2 || l.RequestQuota != 50<<20 || l.IdentityQuota != 250<<20 || cfg.AdminListen != "127.0.0.1:9090" {
+		t.Errorf("limit defaults: %+v, admin_listen %q", l, cfg.AdminListen)
+	}
 	if cfg.Redmine.PollOverlap != DefaultPollOverlap || cfg.Uploads.MaxFileSize != 5<<20 || cfg.Redmine.MandateTracker != "Mandat" {
 		t.Errorf("defaults not applied: %+v %+v", cfg.Redmine, cfg.Uploads)
 	}
@@ -80,7 +83,7 @@ func TestConfigProblems(t *testing.T) {
 		line    int
 		message string
 	}{
-		{"unknown top-level key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten_adress: x", 2, `unknown key "listen_adress"; expected one of: listen, public_url`},
+		{"unknown top-level key", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlisten_adress: x", 2, `unknown key "listen_adress"; expected one of: listen, admin_listen, public_url`},
 		{"unknown nested key", "  poll_interval: 10s", "  poll_intervall: 10s", 7, `redmine.poll_intervall: unknown key "poll_intervall"`},
 		{"secret written inline", "  poll_interval: 10s", "  api_key: abc", 7, "secrets are never written in the YAML"},
 		{"wrong type for a duration", "  poll_interval: 10s", "  poll_interval: often", 7, "as a duration such as 10s"},
@@ -99,6 +102,11 @@ func TestConfigProblems(t *testing.T) {
 		{"mandate parent for tenants", "    roles: [owner]", "    roles: [owner, tenant]", 31, "for owners only"},
 		{"bad parent rule", "      parent: mandate", "      parent: project", 35, `"project": expected mandate or nothing`},
 		{"bad size", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nuploads:\n  max_file_size: huge", 3, `"huge" is not a size`},
+		{"admin listener on the customer address", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nadmin_listen: 127.0.0.1:8080", 2, "admin_listen: \"127.0.0.1:8080\" is also listen"},
+		{"bad admin address", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nadmin_listen: metrics", 2, "admin_listen: \"metrics\" is not a host:port address"},
+		{"request quota under one file", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  request_quota: 1MiB", 3, "limits.request_quota: 1MiB is less than uploads.max_file_size (5MiB)"},
+		{"identity quota under the request quota", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  identity_quota: 10MiB", 3, "limits.identity_quota: 10MiB is less than limits.request_quota (50MiB)"},
+		{"negative rate", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  writes_per_minute: -1", 3, "limits.writes_per_minute: -1: expected between 1 and 6000"},
 		{"not a mapping", base, "- a\n- b\n", 1, "cannot read"},
 	}
 	for _, c := range cases {
@@ -145,8 +153,8 @@ func TestSecretsComeFromFilesOrEnvAndNeverPrint(t *testing.T) {
 	doc := strings.Replace(base, "  poll_interval: 10s", "  poll_interval: 10s\n  api_key_file: "+keyFile, 1)
 	t.Setenv("PASSERELLE_REDMINE_API_KEY", "")
 	t.Setenv("PASSERELLE_SMTP_PASSWORD", "smtp-pass-456")
-	t.Setenv("PASSERELLE_INBOUND_WEBHOOK_SECRET", "whsec_aW5ib3VuZA==")
-	t.Setenv("PASSERELLE_REDMINE_WEBHOOK_SECRET", "hook-secret-789")
+	t.Setenv("PASSERELLE_INBOUND_WEBHOOK_SECRET", "whsec_aW5ib3VuZC1rZXktZm9yLXRoZS1wcmludC10ZXN0LTA=")
+	t.Setenv("PASSERELLE_REDMINE_WEBHOOK_SECRET", "hook-secret-789-0123456789abcdefghij")
 	cfg, err := Parse("test.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +166,7 @@ func TestSecretsComeFromFilesOrEnvAndNeverPrint(t *testing.T) {
 		t.Errorf("smtp password from env = %q", cfg.SMTP.Password.Reveal())
 	}
 	for _, out := range []string{cfg.String(), fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", *cfg), fmt.Sprintf("%#v", *cfg), fmt.Sprint(cfg.Redmine)} {
-		for _, secret := range []string{"file-key-123", "smtp-pass-456", "aW5ib3VuZA", "hook-secret-789", "dbpass"} {
+		for _, secret := range []string{"file-key-123", "smtp-pass-456", "aW5ib3VuZC1rZXktZm9y", "hook-secret-789-0123456789abcdefghij", "dbpass"} {
 			if strings.Contains(out, secret) {
 				t.Errorf("secret %q printed in: %s", secret, out)
 			}

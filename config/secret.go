@@ -44,6 +44,9 @@ func loadSecret(env, file string) (Secret, error) {
 	if file == "" {
 		return "", nil
 	}
+	if err := checkSecretFile(file); err != nil {
+		return "", err
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return "", fmt.Errorf("reading secret file: %w", err)

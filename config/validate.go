@@ -13,6 +13,7 @@ import (
 // Defaults that the seeds or Redmine impose.
 const (
 	DefaultListen          = "127.0.0.1:8080"
+	DefaultAdminListen     = "127.0.0.1:9090"
 	DefaultMaxFileSize     = ByteSize(5 << 20) // Redmine's default attachment_max_size, 5120 KB
 	DefaultMaxFiles        = 5
 	DefaultMaxBodyLength   = 10000
@@ -25,6 +26,9 @@ const (
 	DefaultInboundTolerate = 5 * time.Minute
 )
 
+// AdminListenNone as admin_listen turns the admin listener (/metrics) off.
+const AdminListenNone = "none"
+
 func (c *Config) applyDefaults() {
 	def := func(s *string, d string) {
 		if *s == "" {
@@ -32,6 +36,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	def(&c.Listen, DefaultListen)
+	def(&c.AdminListen, DefaultAdminListen)
 	def(&c.PublicURL, "http://"+c.Listen)
 	def(&c.LogLevel, "info")
 	def(&c.ReferencePrefix, "D")
@@ -72,6 +77,7 @@ func (c *Config) applyDefaults() {
 	if u.MaxSubjectLength == 0 {
 		u.MaxSubjectLength = DefaultMaxSubjectLen
 	}
+	c.Limits.applyDefaults(c.Uploads)
 	if c.Webhooks.InboundTolerance == 0 {
 		c.Webhooks.InboundTolerance = DefaultInboundTolerate
 	}
@@ -122,6 +128,13 @@ func (c *Config) validate(v *validator) {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		v.errf("listen", "%q is not a host:port address such as 127.0.0.1:8080", c.Listen)
+	}
+	if c.AdminListen != AdminListenNone {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			v.errf("admin_listen", "%q is not a host:port address such as 127.0.0.1:9090 (or none to turn the admin listener off)", c.AdminListen)
+		} else if c.AdminListen == c.Listen {
+			v.errf("admin_listen", "%q is also listen: expected another address, so that /metrics is never served to clients", c.AdminListen)
+		}
 	}
 	checkURL("public_url", c.PublicURL, true)
 	if !referencePrefixRe.MatchString(c.ReferencePrefix) {
@@ -215,6 +228,9 @@ func (c *Config) validate(v *validator) {
 	if cs, ok := c.Statuses.Map[r.ClientClosedStatus]; r.ClientClosedStatus != "" && (!ok || cs != StatusClosed) {
 		v.errf("redmine.client_closed_status", "%q must be mapped to closed in statuses.map", r.ClientClosedStatus)
 	}
+
+	c.Limits.validate(v, "limits", c.Uploads)
+	c.checkSecrets(v)
 
 	c.Calendar.validate(v, "calendar")
 	c.Deadlines.validate(v, "deadlines")

@@ -242,7 +242,11 @@ func yamlSet(doc *yaml.Node, path, value string) {
 			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, next)
 		}
 		if last {
-			*next = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+			tag := "!!str"
+			if _, err := strconv.Atoi(value); err == nil {
+				tag = "!!int" // written plain, read back as a number
+			}
+			*next = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
 		}
 		n = next
 	}
@@ -288,6 +292,9 @@ type instance struct {
 	name    string
 	path    string
 	baseURL string
+	// adminURL is the admin listener (/metrics), a free port of its own so
+	// several processes run side by side.
+	adminURL string
 }
 
 // writeConfig writes a configuration derived from the stack's: its own free
@@ -297,8 +304,15 @@ func (d *deployment) writeConfig(name string, overrides map[string]string) insta
 	d.t.Helper()
 	doc := readYAML(d.t, d.st.configPath)
 	addr := "127.0.0.1:" + freePort(d.t)
+	adminAddr := "127.0.0.1:" + freePort(d.t)
 	yamlSet(doc, "listen", addr)
+	yamlSet(doc, "admin_listen", adminAddr)
 	yamlSet(doc, "public_url", "http://"+addr)
+	// The e2e clients are load generators, not people: the per-identity
+	// write limit (20 a minute by default) would answer their bursts 429.
+	// espaceclient TestWriteRateLimitAnswers429AndStoresNothing proves the limit.
+	yamlSet(doc, "limits.writes_per_minute", "6000")
+	yamlSet(doc, "limits.writes_burst", "1000")
 	yamlSet(doc, "reference_prefix", d.prefix)
 	yamlSet(doc, "database.url", d.dbURL)
 	yamlSet(doc, "redmine.poll_interval", pollInterval.String())
@@ -318,7 +332,7 @@ func (d *deployment) writeConfig(name string, overrides map[string]string) insta
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		d.t.Fatal(err)
 	}
-	return instance{name: name, path: path, baseURL: "http://" + addr}
+	return instance{name: name, path: path, baseURL: "http://" + addr, adminURL: "http://" + adminAddr}
 }
 
 // env is the environment of every passerelle process: this one's without

@@ -333,6 +333,11 @@ func killedReplicasBurst(t *testing.T, spec burstSpec) {
 	}
 	t.Logf("everything in Redmine exactly once %s after the last kill (check started then, took %s)",
 		checkedAt.Sub(last).Round(time.Second), time.Since(checkedAt).Round(time.Second))
+	redriven := 0
+	for _, r := range replicas {
+		redriven += strings.Count(r.logTail(1<<30), "nobody working on them")
+	}
+	t.Logf("requests queued again by the redrive sweep (their job died with a killed process): %d", redriven)
 
 	// Two more polls: nothing is added late (no duplicate), then the counts.
 	time.Sleep(2 * pollInterval)

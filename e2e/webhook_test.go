@@ -63,7 +63,7 @@ func TestWebhookPluginFastPath(t *testing.T) {
 	// other poll may run until the end (the next one is 5 minutes away).
 	var polls float64
 	waitUntil(t, 60*time.Second, "serve's first poll (run on start)", func() (bool, string) {
-		polls = scrapeMetrics(t, srv.in.baseURL).sum("passerelle_poll_duration_seconds_count", "")
+		polls = scrapeMetrics(t, srv.in.adminURL).sum("passerelle_poll_duration_seconds_count", "")
 		return polls >= 1, fmt.Sprintf("%v polls", polls)
 	})
 
@@ -137,7 +137,7 @@ func TestWebhookPluginFastPath(t *testing.T) {
 	time.Sleep(2 * time.Second) // the re-fetch it nudged has run
 
 	// Counts.
-	if p := scrapeMetrics(t, srv.in.baseURL).sum("passerelle_poll_duration_seconds_count", ""); p != polls {
+	if p := scrapeMetrics(t, srv.in.adminURL).sum("passerelle_poll_duration_seconds_count", ""); p != polls {
 		t.Errorf("%v poll(s) ran during the test: the figures above may not be the webhook's", p-polls)
 	}
 	if n := len(tenant.list(srv.in.baseURL)); n != 1 {
@@ -331,7 +331,7 @@ func (h hookCount) String() string {
 // countHooks counts the calls of /hooks/redmine one replica has received.
 func countHooks(t *testing.T, r *replica) hookCount {
 	t.Helper()
-	m := scrapeMetrics(t, r.in.baseURL)
+	m := scrapeMetrics(t, r.in.adminURL)
 	all := m.sum("passerelle_webhook_calls_total", `hook="redmine"`)
 	accepted := m.sum("passerelle_webhook_calls_total", `hook="redmine",status="202"`)
 	data, err := os.ReadFile(r.logPath)

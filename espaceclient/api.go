@@ -2,9 +2,12 @@ package espaceclient
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"passerelle/config"
 )
 
 // API is the customer space's JSON API (DESIGN.md, "Customer-space API").
@@ -18,6 +21,8 @@ type API struct {
 	// csrf refuses state-changing browser requests coming from another
 	// origin (Sec-Fetch-Site / Origin), since the session may be a cookie.
 	csrf *http.CrossOriginProtection
+	// limits holds the per-identity write rate and upload slots (config.Limits).
+	limits *identityLimits
 }
 
 // NewAPI returns the API. log may be nil (a JSON logger on standard error).
@@ -26,7 +31,7 @@ func NewAPI(svc *Service, sessions SessionChecker, log *logrus.Logger) *API {
 		log = logrus.New()
 		log.SetFormatter(&logrus.JSONFormatter{})
 	}
-	return &API{svc: svc, sessions: sessions, log: log, csrf: http.NewCrossOriginProtection()}
+	return &API{svc: svc, sessions: sessions, log: log, csrf: http.NewCrossOriginProtection(), limits: newIdentityLimits()}
 }
 
 // TrustOrigin lets browser pages of another origin (such as
@@ -103,6 +108,17 @@ func (a *API) authed(action string, h handlerFunc) http.Handler {
 		} else {
 			id, err = a.sessions.Check(r.Context(), r)
 		}
+		if err == nil && isWrite(r) {
+			// Before the body is read: a refused write costs nothing and stores nothing.
+			release, refusal := a.limits.admit(id.ID, isUpload(r), a.svc.limitsConfig(), time.Now())
+			if refusal != nil {
+				sw.Header().Set("Retry-After", strconv.Itoa(refusal.retryAfter))
+				sw.Header().Set("Connection", "close") // the unread body is not drained
+				err = refusal.Error
+			} else {
+				defer release()
+			}
+		}
 		if err == nil {
 			err = h(sw, r, id)
 		}
@@ -144,6 +160,10 @@ func (a *API) access(r *http.Request, action, identityID string, status int, e *
 		entry.Info("api call")
 	case e.Status >= 500:
 		entry.WithField("error_code", e.Code).WithField("error", errText(e)).Error("api call failed")
+	case e.Status == http.StatusUnauthorized:
+		// The client's credentials were refused (missing, expired, revoked,
+		// malformed): worth a warning, never an error-level alert.
+		entry.WithField("error_code", e.Code).WithField("error", errText(e)).Warn("api call unauthenticated")
 	default:
 		entry.WithField("error_code", e.Code).WithField("error", errText(e)).Info("api call refused")
 	}
@@ -173,8 +193,16 @@ type requestSummary struct {
 	PayerLabel   string `json:"payer_label,omitempty"`
 	UrgencyLabel string `json:"urgency_label,omitempty"`
 	// CanReply is false for an owner reading a request filed on one of the
-	// owner's lots by someone else.
+	// owner's lots by someone else, and for an author who no longer holds the
+	// rights the request needs (its lot, its mandate, a role allowed for its
+	// category).
 	CanReply bool `json:"can_reply"`
+	// ReplyRefusal says, in French, why CanReply is false.
+	ReplyRefusal string `json:"reply_refusal,omitempty"`
+	// SharedWithOwners tells whether the owners of the request's lot read it.
+	SharedWithOwners bool `json:"shared_with_owners"`
+	// Visibility says, in French, who reads the request besides the agency.
+	Visibility string `json:"visibility"`
 }
 
 // requestDetail is a request with its thread.
@@ -183,13 +211,16 @@ type requestDetail struct {
 	Messages []Message `json:"messages"`
 }
 
-func summaryOf(id Identity, r Request) requestSummary {
+func summaryOf(cfg *config.Config, id Identity, r Request) requestSummary {
 	r.Messages = nil
 	s := requestSummary{
-		Request:      r,
-		StatusLabel:  StatusLabel(r.Status),
-		Transmission: TransmissionPending,
-		CanReply:     CanReply(id, r),
+		Request:          r,
+		StatusLabel:      StatusLabel(r.Status),
+		Transmission:     TransmissionPending,
+		CanReply:         CanReply(cfg, id, r),
+		ReplyRefusal:     replyRefusal(cfg, id, r),
+		SharedWithOwners: r.Lot != "" && sharedWithOwners(cfg, r.Category),
+		Visibility:       requestVisibility(cfg, id, r),
 	}
 	if r.RedmineIssueID != nil {
 		s.Transmission = TransmissionDone
@@ -203,10 +234,10 @@ func summaryOf(id Identity, r Request) requestSummary {
 	return s
 }
 
-func detailOf(id Identity, r Request) requestDetail {
+func detailOf(cfg *config.Config, id Identity, r Request) requestDetail {
 	msgs := r.Messages
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	return requestDetail{requestSummary: summaryOf(id, r), Messages: msgs}
+	return requestDetail{requestSummary: summaryOf(cfg, id, r), Messages: msgs}
 }

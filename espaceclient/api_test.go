@@ -241,7 +241,7 @@ func TestMeAndCategories(t *testing.T) {
 	for i := 0; i < length(t, cats, "categories"); i++ {
 		ids = append(ids, str(t, cats, fmt.Sprintf("categories.%d.id", i)))
 	}
-	if strings.Join(ids, ",") != "travaux,comptabilite,voisinage,autre" {
+	if strings.Join(ids, ",") != "travaux,comptabilite,loyer-charges,voisinage,autre" {
 		t.Fatalf("tenant categories: %v", ids)
 	}
 	if fmt.Sprint(at(t, cats, "categories.0.requires")) != "[lot location payer urgency]" || length(t, cats, "payers") != 4 {
@@ -564,7 +564,10 @@ func TestOutboxFailureStoresNothing(t *testing.T) {
 
 // 20 clients file at once: 20 distinct references, numbered 1 to 20.
 func TestConcurrentReferences(t *testing.T) {
-	e := newEnv(t)
+	// One identity posts all 20: lift its write rate and upload limits.
+	e := newEnv(t, func(c *config.Config) {
+		c.Limits = config.Limits{WritesPerMinute: 6000, WritesBurst: 100, ConcurrentUploads: 20}
+	})
 	tenant := e.newClient("tenant", []string{"A12"}, nil)
 	const n = 20
 	refs := make([]string, n)

@@ -14,7 +14,7 @@ import (
 func TestIdentityDirectory(t *testing.T) {
 	ctx := context.Background()
 	dir := NewIdentityDirectory(kratostest.AdminURL(t), nil)
-	owner := kratostest.NewIdentity(t, kratostest.Options{First: "Jeanne", Last: "Bailleur",
+	owner := kratostest.NewIdentity(t, kratostest.Options{First: "Jeanne", Last: "Bailleur", Verified: true,
 		MetadataPublic: map[string]any{"role": "owner", "lots": []string{"L1"}, "mandates": []string{"M-9"}}})
 
 	for _, tc := range []struct {
@@ -52,6 +52,17 @@ func TestIdentityDirectory(t *testing.T) {
 		off := kratostest.NewIdentity(t, kratostest.Options{Inactive: true, MetadataPublic: map[string]any{"role": "tenant"}})
 		if _, err := dir.ByEmail(ctx, off.Email); !errors.Is(err, ErrIdentityInactive) {
 			t.Fatalf("got %v", err)
+		}
+	})
+	// Issue 10 item 5: an e-mail only the traits hold (unverified, not the
+	// agency's metadata_public.email) names nobody; the Kratos id still does.
+	t.Run("unverified e-mail", func(t *testing.T) {
+		self := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "tenant"}})
+		if _, err := dir.ByEmail(ctx, self.Email); !errors.Is(err, ErrEmailUnverified) {
+			t.Fatalf("by e-mail: %v, want ErrEmailUnverified", err)
+		}
+		if id, err := dir.ByID(ctx, self.ID); err != nil || id.ID != self.ID {
+			t.Fatalf("by id: %+v %v", id, err)
 		}
 	})
 	t.Run("no role", func(t *testing.T) {

@@ -27,6 +27,10 @@ var ErrNotFound = errors.New("espaceclient: not found")
 //	403 cross_origin            a state-changing browser request from another origin (CSRF)
 //	403 read_only               an owner reading a request filed on one of the
 //	                            owner's lots by someone else tries to write to it
+//	403 rights_changed          the author of a request no longer holds what it needs
+//	                            (a role allowed for its category, its lot, its mandate):
+//	                            reading stays allowed, writing (message, close, reopen,
+//	                            linked request) is refused and nothing is stored
 //	404 not_found               no such request or attachment for this caller
 //	413 file_too_large          one file is over uploads.max_file_size
 //	413 request_too_large       the whole body is over the cap

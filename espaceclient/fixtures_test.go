@@ -114,8 +114,9 @@ func testConfig() *config.Config {
 		}, Default: config.StatusInProgress},
 		Categories: []config.Category{
 			{ID: "travaux", Label: "Réparation ou travaux", Description: "Panne, fuite, dégradation…", Roles: both,
-				Requires: []string{"lot", "location", "payer", "urgency"}, Redmine: gestion},
+				Requires: []string{"lot", "location", "payer", "urgency"}, SharedWithOwners: true, Redmine: gestion},
 			{ID: "comptabilite", Label: "Question comptable", Roles: both, Redmine: compta},
+			{ID: "loyer-charges", Label: "Loyer et charges", Roles: both, Requires: []string{"lot"}, Redmine: compta},
 			{ID: "voisinage", Label: "Trouble de voisinage", Roles: []config.Role{config.RoleTenant},
 				Requires: []string{"lot", "location"}, Redmine: gestion},
 			{ID: "changement-rib", Label: "Changement de RIB", Roles: []config.Role{config.RoleOwner},

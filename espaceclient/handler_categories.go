@@ -10,6 +10,12 @@ type categoryView struct {
 	// Requires lists the fields the client must fill, among lot, location,
 	// payer, urgency and mandate.
 	Requires []string `json:"requires"`
+	// SharedWithOwners tells whether the owners of the lot will read a request
+	// of this category filed by someone else (categories[].shared_with_owners).
+	SharedWithOwners bool `json:"shared_with_owners"`
+	// Visibility tells a tenant, in French, whether the landlord will read a
+	// request of this category; empty for owners.
+	Visibility string `json:"visibility,omitempty"`
 }
 
 // categoriesView is GET /api/v1/categories. Payers and Urgencies give the
@@ -32,7 +38,8 @@ func (a *API) handleCategories(w http.ResponseWriter, r *http.Request, id Identi
 	}
 	out := categoriesView{Categories: []categoryView{}, Payers: Payers, Urgencies: Urgencies}
 	for _, c := range cats {
-		v := categoryView{ID: c.ID, Label: c.Label, Description: c.Description, Requires: []string{}}
+		v := categoryView{ID: c.ID, Label: c.Label, Description: c.Description, Requires: []string{},
+			SharedWithOwners: c.SharedWithOwners, Visibility: categoryVisibility(id.Role, c)}
 		for _, f := range requestFieldOrder {
 			if c.Needs(f) {
 				v.Requires = append(v.Requires, f)

@@ -14,17 +14,28 @@ type messageCreated struct {
 
 // handleMessageCreate answers POST /api/v1/requests/{id}/messages, with the
 // same body forms as request creation (only "body" and "attachments"): 201.
+// An author who lost the rights the request needs (see writeRefusal) gets
+// 403 rights_changed and nothing is stored.
 func (a *API) handleMessageCreate(w http.ResponseWriter, r *http.Request, id Identity) error {
 	if err := checkRole(id); err != nil {
 		return err
 	}
 	requestID := r.PathValue("id")
-	if _, err := a.svc.GetRequest(r.Context(), id, requestID); err != nil {
+	cur, err := a.svc.GetRequest(r.Context(), id, requestID)
+	if err != nil {
 		// 404 before reading a body that could not be used anyway.
+		return err
+	}
+	if err := writableCheck(a.svc.cfg.Get(), id, cur); err != nil {
+		// read_only or rights_changed, before reading the body too; AddMessage
+		// checks again under the request's lock.
 		return err
 	}
 	sub, err := readSubmission(w, r, a.svc.cfg.Get().Uploads, messageFields, true)
 	if err != nil {
+		return err
+	}
+	if err := a.svc.checkQuota(r.Context(), id, requestID, sub.files); err != nil {
 		return err
 	}
 	msg, err := a.svc.AddMessage(r.Context(), id, requestID, sub.get("body"), sub.files, SourceAPI)
@@ -38,6 +49,6 @@ func (a *API) handleMessageCreate(w http.ResponseWriter, r *http.Request, id Ide
 	a.log.WithField("request_id", req.ID).WithField("message_id", msg.ID).WithField("identity_id", id.ID).
 		WithField("attachments", len(sub.files)).WithField("linked", req.ID != requestID).Info("message added")
 	w.Header().Set("Location", "/api/v1/requests/"+req.ID)
-	writeJSON(w, http.StatusCreated, messageCreated{Message: msg, Request: summaryOf(id, req)})
+	writeJSON(w, http.StatusCreated, messageCreated{Message: msg, Request: summaryOf(a.svc.cfg.Get(), id, req)})
 	return nil
 }

@@ -11,6 +11,6 @@ func (a *API) handleRequestClose(w http.ResponseWriter, r *http.Request, id Iden
 		return err
 	}
 	a.log.WithField("request_id", req.ID).WithField("identity_id", id.ID).Info("request closed")
-	writeJSON(w, http.StatusOK, detailOf(id, req))
+	writeJSON(w, http.StatusOK, detailOf(a.svc.cfg.Get(), id, req))
 	return nil
 }

@@ -13,6 +13,9 @@ func (a *API) handleRequestCreate(w http.ResponseWriter, r *http.Request, id Ide
 	if err != nil {
 		return err
 	}
+	if err := a.svc.checkQuota(r.Context(), id, "", sub.files); err != nil {
+		return err
+	}
 	in := NewRequest{
 		Category: sub.get("category"), Subject: sub.get("subject"), Body: sub.get("body"),
 		Location: sub.get("location"), Urgency: sub.get("urgency"), Payer: sub.get("payer"),
@@ -26,6 +29,6 @@ func (a *API) handleRequestCreate(w http.ResponseWriter, r *http.Request, id Ide
 		WithField("identity_id", id.ID).WithField("category", req.Category).
 		WithField("attachments", len(sub.files)).Info("request created")
 	w.Header().Set("Location", "/api/v1/requests/"+req.ID)
-	writeJSON(w, http.StatusCreated, detailOf(id, req))
+	writeJSON(w, http.StatusCreated, detailOf(a.svc.cfg.Get(), id, req))
 	return nil
 }

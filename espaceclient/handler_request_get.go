@@ -10,6 +10,6 @@ func (a *API) handleRequestGet(w http.ResponseWriter, r *http.Request, id Identi
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, detailOf(id, req))
+	writeJSON(w, http.StatusOK, detailOf(a.svc.cfg.Get(), id, req))
 	return nil
 }

@@ -161,28 +161,6 @@ const (
 	SourceInbound = "inbound"
 )
 
-// access is what an identity may do with a request.
-type access int
-
-const (
-	accessNone   access = iota
-	accessRead          // an owner reading a request filed on one of the owner's lots
-	accessAuthor        // the author: read, write, close
-)
-
-func accessOf(id Identity, r Request) access {
-	switch {
-	case id.ID != "" && r.IdentityID == id.ID:
-		return accessAuthor
-	case id.Role == config.RoleOwner && r.Lot != "" && id.HoldsLot(r.Lot):
-		return accessRead
-	}
-	return accessNone
-}
-
-// CanReply tells whether id may post messages on r and close it (only its author).
-func CanReply(id Identity, r Request) bool { return accessOf(id, r) == accessAuthor }
-
 func checkRole(id Identity) *Error {
 	if id.ID == "" || !validUUID(id.ID) || (id.Role != config.RoleTenant && id.Role != config.RoleOwner) {
 		return errNoRole
@@ -294,8 +272,10 @@ func (errLinkedRequest) Error() string { return "closed request: file a new link
 // AddMessage validates and stores a client's follow-up on one of the
 // client's own requests, then calls Outbox.MessageAdded in the same
 // transaction. Only the author may post: another client's request answers 404,
-// and an owner reading a request filed on one of the owner's lots gets 403
-// read_only.
+// an owner reading a request filed on one of the owner's lots gets 403
+// read_only, and an author who no longer holds the rights the request needs
+// (writeRefusal: role allowed for the category, lot, mandate, read from the
+// identity now) gets 403 rights_changed, whatever the request's status.
 //
 // On a closed request, with redmine.on_client_message_after_close:
 //   - "reopen" (default): the request goes back to in_progress, a system event
@@ -321,7 +301,7 @@ func (s *Service) AddMessage(ctx context.Context, id Identity, requestID string,
 	now := ts(s.now())
 	var out Message
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
-		req, err := lockWritable(ctx, tx, id, requestID)
+		req, err := lockWritable(ctx, tx, cfg, id, requestID)
 		if err != nil {
 			return err
 		}
@@ -368,22 +348,32 @@ func (s *Service) AddMessage(ctx context.Context, id Identity, requestID string,
 	return out, nil
 }
 
-// linkedRequest files a new request continuing a closed one (on_client_message_after_close: new_request).
+// linkedRequest files a new request continuing a closed one
+// (on_client_message_after_close: new_request). It is a new request: its
+// fields (the old request's category, lot, mandate, place, payer and urgency)
+// go through validateNewRequest against the identity's current rights, as
+// CreateRequest's do; nothing is copied unchecked.
 func (s *Service) linkedRequest(ctx context.Context, cfg *config.Config, id Identity, old Request, body string,
 	files []checkedFile, source string, now time.Time) (Message, error) {
-	cat, ok := cfg.Category(old.Category)
-	if !ok || !cat.Allows(id.Role) {
+	if _, ok := cfg.Category(old.Category); !ok {
 		return Message{}, invalid("unknown_category", "category",
 			"Cette demande est clôturée et sa catégorie n'est plus proposée : merci de déposer une nouvelle demande.")
 	}
-	subject := truncateRunes("Suite "+old.Reference+" : "+old.Subject, cfg.Uploads.MaxSubjectLength)
-	req := newRequestRow(id, NewRequest{
-		Category: old.Category, Subject: subject, Location: old.Location, Urgency: old.Urgency, Payer: old.Payer,
-		Lot: old.Lot, Mandate: old.Mandate,
-	}, now)
+	if e := writeRefusal(cfg, id, old); e != nil {
+		return Message{}, e
+	}
+	in, _, verr := validateNewRequest(cfg, id, NewRequest{
+		Category: old.Category, Body: body,
+		Subject:  truncateRunes("Suite "+old.Reference+" : "+old.Subject, cfg.Uploads.MaxSubjectLength),
+		Location: old.Location, Urgency: old.Urgency, Payer: old.Payer, Lot: old.Lot, Mandate: old.Mandate,
+	})
+	if verr != nil {
+		return Message{}, verr
+	}
+	req := newRequestRow(id, in, now)
 	oldID := old.ID
 	req.LinkedRequestID = &oldID
-	r, err := s.storeNewRequest(ctx, cfg, req, id, body, files, source, now)
+	r, err := s.storeNewRequest(ctx, cfg, req, id, in.Body, files, source, now)
 	if err != nil {
 		return Message{}, err
 	}
@@ -395,12 +385,13 @@ func (s *Service) linkedRequest(ctx context.Context, cfg *config.Config, id Iden
 // the id. It returns the request the message landed in (a new linked one when
 // the configuration says so) with its thread, and the message.
 func (s *Service) AddMessageByReference(ctx context.Context, id Identity, reference, body string, files []Upload, source string) (Request, Message, error) {
+	cfg := s.cfg.Get()
 	if err := checkRole(id); err != nil {
 		return Request{}, Message{}, err
 	}
 	ref := strings.ToUpper(strings.TrimSpace(reference))
 	req, err := s.store.RequestByReference(ctx, ref)
-	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(id, req) == accessNone) {
+	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(cfg, id, req) == accessNone) {
 		return Request{}, Message{}, newError(http.StatusNotFound, "not_found", "reference",
 			"Aucune de vos demandes ne porte la référence « %s ».", truncateRunes(reference, 40))
 	}
@@ -421,8 +412,9 @@ func (s *Service) AddMessageByReference(ctx context.Context, id Identity, refere
 // Close closes one of the caller's requests: status closed, closed_at now, a
 // system event "Demande clôturée par vous le ...", and Outbox.RequestClosed in
 // the same transaction. Closing a closed request changes nothing and calls no
-// outbox (idempotent). Only the author may close. It returns the request with
-// its thread.
+// outbox (idempotent). Only the author may close, while it holds the rights
+// the request needs (403 rights_changed otherwise). It returns the request
+// with its thread.
 func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Request, error) {
 	cfg := s.cfg.Get()
 	if err := checkRole(id); err != nil {
@@ -430,7 +422,7 @@ func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Req
 	}
 	now := ts(s.now())
 	err := s.store.inTx(ctx, func(tx pgx.Tx) error {
-		req, err := lockWritable(ctx, tx, id, requestID)
+		req, err := lockWritable(ctx, tx, cfg, id, requestID)
 		if err != nil {
 			return err
 		}
@@ -461,27 +453,29 @@ func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Req
 }
 
 // GetRequest returns a request the caller may read (its own, or for an owner
-// one filed on the owner's lots) with its thread; attachments carry their
+// one filed on the owner's lots in a category shared with owners) with its thread; attachments carry their
 // download URL, not their bytes. Anything else answers 404.
 func (s *Service) GetRequest(ctx context.Context, id Identity, requestID string) (Request, error) {
+	cfg := s.cfg.Get()
 	if err := checkRole(id); err != nil {
 		return Request{}, err
 	}
 	req, err := s.store.GetRequestThread(ctx, requestID, false)
-	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(id, req) == accessNone) {
+	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(cfg, id, req) == accessNone) {
 		return Request{}, errRequestNotFound
 	}
 	if err != nil {
 		return Request{}, s.storeError(err)
 	}
-	s.decorate(s.cfg.Get(), &req)
+	s.decorate(cfg, &req)
 	return req, nil
 }
 
 // ListRequests returns the caller's requests, and for an owner those filed on
-// the owner's lots, newest first, without threads. status is "" or one of the
-// four client statuses.
+// the owner's lots in the categories shared with owners, newest first,
+// without threads. status is "" or one of the four client statuses.
 func (s *Service) ListRequests(ctx context.Context, id Identity, status string) ([]Request, error) {
+	cfg := s.cfg.Get()
 	if err := checkRole(id); err != nil {
 		return nil, err
 	}
@@ -495,12 +489,12 @@ func (s *Service) ListRequests(ctx context.Context, id Identity, status string) 
 	sc := ListScope{IdentityID: id.ID, Status: cs}
 	if id.Role == config.RoleOwner {
 		sc.Lots = id.Lots
+		sc.SharedCategories = sharedCategories(cfg)
 	}
 	reqs, err := s.store.ListRequests(ctx, sc)
 	if err != nil {
 		return nil, s.storeError(err)
 	}
-	cfg := s.cfg.Get()
 	for i := range reqs {
 		s.decorate(cfg, &reqs[i])
 	}
@@ -511,11 +505,12 @@ func (s *Service) ListRequests(ctx context.Context, id Identity, status string) 
 // caller may read. Anything else (another client's request, an attachment of
 // another request, a malformed id) answers 404.
 func (s *Service) GetAttachment(ctx context.Context, id Identity, requestID, attachmentID string) (Attachment, error) {
+	cfg := s.cfg.Get()
 	if err := checkRole(id); err != nil {
 		return Attachment{}, err
 	}
 	req, err := s.store.GetRequest(ctx, requestID)
-	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(id, req) == accessNone) {
+	if errors.Is(err, ErrNotFound) || (err == nil && accessOf(cfg, id, req) == accessNone) {
 		return Attachment{}, errAttachmentNotFound
 	}
 	if err != nil {
@@ -788,24 +783,4 @@ func referencePrefix(cfg *config.Config) string {
 		return "D"
 	}
 	return cfg.ReferencePrefix
-}
-
-// lockWritable locks a request in tx for a write by its author: another
-// client's request (or a malformed id) is not found; an owner reading a
-// request on one of their lots may not write to it.
-func lockWritable(ctx context.Context, tx pgx.Tx, id Identity, requestID string) (Request, error) {
-	req, err := getRequest(ctx, tx, requestID, true)
-	if errors.Is(err, ErrNotFound) {
-		return Request{}, errRequestNotFound
-	}
-	if err != nil {
-		return Request{}, err
-	}
-	switch accessOf(id, req) {
-	case accessNone:
-		return Request{}, errRequestNotFound
-	case accessRead:
-		return Request{}, errReadOnly
-	}
-	return req, nil
 }

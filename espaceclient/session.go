@@ -77,15 +77,22 @@ const sessionCheckBudget = 8 * time.Second
 // readinessTimeout bounds one readiness probe.
 const readinessTimeout = 2 * time.Second
 
-// sessionCredentials extracts what identifies a session: the
-// ory_kratos_session cookie alone (as a Cookie header value; other cookies of
-// the request are never forwarded) and the X-Session-Token header.
+// sessionCredentials extracts the ONE credential sent to Kratos: the
+// X-Session-Token header when present, else the ory_kratos_session cookie
+// alone (as a Cookie header value; other cookies of the request are never
+// forwarded). Kratos given both reads the cookie first, and a stale or
+// malformed cookie next to a valid token made it answer 500 (a 503 outage
+// for a client who is logged in); so a token, which an API client sets on
+// purpose, wins and the cookie is not sent.
 func sessionCredentials(r *http.Request) (cookie, token string) {
+	token = strings.TrimSpace(r.Header.Get(SessionTokenHeader))
+	if token != "" {
+		return "", token
+	}
 	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
 		cookie = (&http.Cookie{Name: SessionCookie, Value: c.Value}).String()
 	}
-	token = strings.TrimSpace(r.Header.Get(SessionTokenHeader))
-	return cookie, token
+	return cookie, ""
 }
 
 // whoamiVerdict is what one whoami answer means.
@@ -355,7 +362,8 @@ func (d *IdentityDirectory) ByID(ctx context.Context, id string) (Identity, erro
 
 // ByEmail returns the identity whose login identifier is that e-mail
 // (ListIdentities with credentials_identifier; Kratos stores identifiers in
-// lower case). Errors as ByID.
+// lower case), provided the address is vouched for (emailVouched), else
+// ErrEmailUnverified. Other errors as ByID.
 func (d *IdentityDirectory) ByEmail(ctx context.Context, email string) (Identity, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
@@ -372,9 +380,38 @@ func (d *IdentityDirectory) ByEmail(ctx context.Context, email string) (Identity
 	case 0:
 		return Identity{}, ErrNotFound
 	case 1:
-		return directoryIdentity(&list[0])
+		id, err := directoryIdentity(&list[0])
+		if err == nil && !emailVouched(&list[0], email) {
+			return Identity{}, ErrEmailUnverified
+		}
+		return id, err
 	}
 	return Identity{}, fmt.Errorf("looking up identity by e-mail: %s identities share that identifier", strconv.Itoa(len(list)))
+}
+
+// ErrEmailUnverified is returned by IdentityDirectory.ByEmail for an
+// identity whose login e-mail is neither verified in Kratos nor the one the
+// agency recorded in metadata_public.email: a trait the client may have
+// chosen, which must not let a channel act on that identity's behalf.
+var ErrEmailUnverified = errors.New("espaceclient: e-mail address neither verified nor set by the agency")
+
+// emailVouched tells whether email (lower case) is an address of ki that
+// someone other than the client vouches for: a verifiable address Kratos
+// marks verified (the client proved it owns it: an invitation or recovery
+// code sent to it, or imported verified by the agency), or the
+// metadata_public "email" the agency writes through the admin API.
+func emailVouched(ki *ory.Identity, email string) bool {
+	for _, a := range ki.VerifiableAddresses {
+		if a.Verified && strings.EqualFold(strings.TrimSpace(a.Value), email) {
+			return true
+		}
+	}
+	if md, ok := ki.MetadataPublic.(map[string]any); ok {
+		if s, ok := md["email"].(string); ok && strings.EqualFold(strings.TrimSpace(s), email) {
+			return true
+		}
+	}
+	return false
 }
 
 func directoryIdentity(ki *ory.Identity) (Identity, error) {

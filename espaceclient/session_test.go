@@ -3,13 +3,16 @@ package espaceclient
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	ory "github.com/ory/kratos-client-go"
 
 	"passerelle/config"
+	"passerelle/espaceclient/kratostest"
 )
 
 func TestSessionCredentials(t *testing.T) {
@@ -24,7 +27,8 @@ func TestSessionCredentials(t *testing.T) {
 			"ory_kratos_session=MTY5abc-_=", ""},
 		{"no kratos cookie", "_ga=GA1.1; other=secret", "", "", ""},
 		{"token header", "", " ory_st_abc ", "", "ory_st_abc"},
-		{"both", "ory_kratos_session=v", "t", "ory_kratos_session=v", "t"},
+		{"both: only the token is sent", "ory_kratos_session=v", "t", "", "t"},
+		{"blank token: the cookie is sent", "ory_kratos_session=v", "  ", "ory_kratos_session=v", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,5 +93,46 @@ func TestIdentityFromKratos(t *testing.T) {
 				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// A valid token next to a stale or malformed session cookie is accepted
+// (only the token is sent to Kratos); a refused credential is a 401 logged
+// as a warning, never at error level.
+func TestTokenWinsOverStaleCookie(t *testing.T) {
+	e := newEnv(t)
+	c := e.newClient("tenant", []string{"A12"}, nil)
+	other := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "tenant", "lots": []string{"B1"}}})
+	stale := kratostest.LoginBrowser(t, other.Email, other.Password)
+	kratostest.RevokeSessions(t, other.ID)
+	tests := []struct {
+		name   string
+		token  string
+		cookie *http.Cookie
+		want   int
+	}{
+		{"valid token, malformed cookie", c.token, &http.Cookie{Name: SessionCookie, Value: "garbage"}, http.StatusOK},
+		{"valid token, revoked cookie of another identity", c.token, stale, http.StatusOK},
+		{"malformed token alone", "garbage", nil, http.StatusUnauthorized},
+		{"revoked cookie alone", "", stale, http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cl := &client{e: e, id: c.id, token: tt.token, cookie: tt.cookie}
+			res := cl.get("/api/v1/me")
+			if res.status != tt.want {
+				t.Fatalf("GET /api/v1/me: %d %s, want %d", res.status, res.body, tt.want)
+			}
+			if tt.want == http.StatusOK && str(t, res.json(t), "id") != c.id {
+				t.Fatalf("answered for another identity: %s", res.body)
+			}
+		})
+	}
+	logs := e.logs.String()
+	if strings.Contains(logs, `"level":"error"`) {
+		t.Fatalf("error-level log lines:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"level":"warning"`) || !strings.Contains(logs, `"msg":"api call unauthenticated"`) {
+		t.Fatalf("no warning for the refused credentials:\n%s", logs)
 	}
 }

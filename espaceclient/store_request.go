@@ -83,10 +83,12 @@ func getRequest(ctx context.Context, q querier, id string, forUpdate bool) (Requ
 }
 
 // ListScope says whose requests a listing returns: those filed by IdentityID,
-// plus those filed on one of Lots (an owner's lots; empty for tenants).
+// plus those filed on one of Lots (an owner's lots; empty for tenants) in one
+// of SharedCategories (the categories shared with owners).
 type ListScope struct {
-	IdentityID string
-	Lots       []string
+	IdentityID       string
+	Lots             []string
+	SharedCategories []string
 	// Status keeps only the requests in that client status; "" keeps all.
 	Status config.ClientStatus
 }
@@ -103,11 +105,15 @@ func (s *Store) ListRequests(ctx context.Context, sc ListScope) ([]Request, erro
 	if lots == nil {
 		lots = []string{}
 	}
+	shared := sc.SharedCategories
+	if shared == nil {
+		shared = []string{}
+	}
 	rows, err := s.pool.Query(ctx, `
 		SELECT `+requestColumns+` FROM requests r
-		WHERE (r.identity_id = $1 OR (r.lot <> '' AND r.lot = ANY($2::text[])))
+		WHERE (r.identity_id = $1 OR (r.lot <> '' AND r.lot = ANY($2::text[]) AND r.category = ANY($4::text[])))
 		  AND ($3 = '' OR r.status = $3)
-		ORDER BY r.created_at DESC, r.reference DESC`, sc.IdentityID, lots, string(sc.Status))
+		ORDER BY r.created_at DESC, r.reference DESC`, sc.IdentityID, lots, string(sc.Status), shared)
 	if err != nil {
 		return nil, fmt.Errorf("listing requests: %w", err)
 	}

@@ -121,7 +121,7 @@ func TestBridgeFacingStore(t *testing.T) {
 		t.Fatalf("after mirroring: %+v", th.Messages)
 	}
 	view, _ := e.svc.GetRequest(ctx, alice, req.ID)
-	if s := summaryOf(alice, view); s.Transmission != TransmissionDone || *s.RedmineIssueID != 101 {
+	if s := summaryOf(testConfig(), alice, view); s.Transmission != TransmissionDone || *s.RedmineIssueID != 101 {
 		t.Fatalf("summary %+v", s)
 	}
 

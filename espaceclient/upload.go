@@ -90,7 +90,10 @@ const maxFilenameBytes = 255
 // (after the last / or \), invalid UTF-8 replaced, control and invisible
 // formatting characters (such as the right-to-left override) removed, leading
 // dots and surrounding spaces trimmed, at most 255 bytes with the extension
-// kept. An empty result becomes "fichier" plus the extension of contentType.
+// kept. An empty result becomes "fichier". When contentType is one of the
+// accepted types (the type sniffed from the bytes), the name ends in its
+// extension: kept when it already does (".jpeg" or ".JPG" for a JPEG),
+// appended otherwise ("poly.html" sniffed as JPEG is "poly.html.jpg").
 func SanitizeFilename(name, contentType string) string {
 	name = strings.ToValidUTF8(name, "_")
 	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
@@ -111,7 +114,17 @@ func SanitizeFilename(name, contentType string) string {
 	name = strings.TrimLeft(name, ". ")
 	name = strings.TrimRight(name, " ")
 	if name == "" {
-		name = "fichier" + extensionOf(contentType)
+		name = "fichier"
+	}
+	if ext := extensionOf(contentType); ext != "" && !hasExtensionOf(name, contentType) {
+		// The name ends in the type judged from the bytes: "poly.html" sniffed as
+		// JPEG becomes "poly.html.jpg", opened as an image everywhere, and staff
+		// still see what the client called it.
+		name = strings.TrimRight(name, ". ")
+		if name == "" {
+			name = "fichier"
+		}
+		name += ext
 	}
 	if len(name) > maxFilenameBytes {
 		ext := path.Ext(name)
@@ -136,18 +149,33 @@ func truncateBytes(s string, n int) string {
 	return s[:n]
 }
 
+// typeExtensions are the extensions (lower case) kept as they are for each
+// accepted type; the first is the one added to a name that has none of them.
+var typeExtensions = map[string][]string{
+	TypeJPEG: {".jpg", ".jpeg", ".jpe", ".jfif"},
+	TypePNG:  {".png"},
+	TypeWebP: {".webp"},
+	TypeHEIC: {".heic", ".heif"},
+	TypePDF:  {".pdf"},
+}
+
+// hasExtensionOf tells whether name already ends in one of contentType's
+// extensions (any case).
+func hasExtensionOf(name, contentType string) bool {
+	ext := strings.ToLower(path.Ext(name))
+	for _, e := range typeExtensions[contentType] {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// extensionOf is the extension added to a name of that type ("" for a type
+// not accepted from clients).
 func extensionOf(contentType string) string {
-	switch contentType {
-	case TypeJPEG:
-		return ".jpg"
-	case TypePNG:
-		return ".png"
-	case TypeWebP:
-		return ".webp"
-	case TypeHEIC:
-		return ".heic"
-	case TypePDF:
-		return ".pdf"
+	if exts := typeExtensions[contentType]; len(exts) > 0 {
+		return exts[0]
 	}
 	return ""
 }
@@ -180,9 +208,33 @@ func checkUploads(files []Upload, lim config.Uploads) ([]checkedFile, *Error) {
 			return nil, newError(http.StatusUnsupportedMediaType, "unsupported_file_type", "attachments",
 				"Le fichier « %s » n'est pas une image JPEG, PNG, WebP, HEIC ni un PDF.", display)
 		}
+		if ct == TypePDF {
+			if verr := checkPDF(display, f.Data); verr != nil {
+				return nil, verr
+			}
+		}
 		out = append(out, checkedFile{Filename: SanitizeFilename(f.Filename, ct), ContentType: ct, Data: f.Data})
 	}
 	return out, nil
+}
+
+// checkPDF refuses a PDF with active content (pdfActiveName) or one whose
+// dictionaries cannot be read, with a 422 that says how to make it
+// acceptable.
+func checkPDF(display string, data []byte) *Error {
+	name, err := pdfActiveName(data)
+	switch {
+	case err != nil:
+		return invalid("pdf_unverifiable", "attachments",
+			"Le PDF « %s » est protégé ou compressé d'une façon que nous ne pouvons pas vérifier. "+
+				"Enregistrez-le à nouveau sans protection (par exemple « Imprimer » puis « Enregistrer au format PDF ») et joignez-le.", display)
+	case name != "":
+		return invalid("pdf_active_content", "attachments",
+			"Le PDF « %s » contient du contenu actif (/%s : script, action automatique, fichier intégré ou formulaire dynamique), "+
+				"que nous n'acceptons pas. Enregistrez-le à nouveau sans ce contenu (par exemple « Imprimer » puis "+
+				"« Enregistrer au format PDF ») et joignez-le.", display, name)
+	}
+	return nil
 }
 
 func tooLarge(display string, max config.ByteSize) *Error {

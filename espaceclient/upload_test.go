@@ -51,17 +51,26 @@ func TestSanitizeFilename(t *testing.T) {
 	}{
 		{"plain", "photo.jpg", TypeJPEG, "photo.jpg"},
 		{"accents kept", "Fuite salle de bain – étage 2.JPG", TypeJPEG, "Fuite salle de bain – étage 2.JPG"},
-		{"unix path", "../../etc/passwd", TypePDF, "passwd"},
+		{"unix path", "../../etc/passwd", TypePDF, "passwd.pdf"},
 		{"windows path", `C:\Users\Marie\Documents\RIB.pdf`, TypePDF, "RIB.pdf"},
 		{"control characters", "ri\x00b\r\n.pdf", TypePDF, "rib.pdf"},
-		{"right-to-left override", "facture\u202Egpj.exe", TypePDF, "facturegpj.exe"},
+		{"right-to-left override", "facture\u202Egpj.exe", TypePDF, "facturegpj.exe.pdf"},
 		{"tab removed, no-break space kept as a space", "a\tb\u00a0c.png", TypePNG, "ab c.png"},
-		{"leading dots", "...htaccess", TypePDF, "htaccess"},
+		{"leading dots", "...htaccess", TypePDF, "htaccess.pdf"},
 		{"empty", "", TypeJPEG, "fichier.jpg"},
 		{"only a path", "dir/", TypePDF, "fichier.pdf"},
 		{"dot dot", "..", TypePNG, "fichier.png"},
 		{"invalid utf-8", "caf\xe9.png", TypePNG, "caf_.png"},
 		{"quotes kept (escaped in headers)", `le "devis".pdf`, TypePDF, `le "devis".pdf`},
+		{"html sniffed as jpeg gets .jpg", "poly.html", TypeJPEG, "poly.html.jpg"},
+		{"svg sniffed as png gets .png", "logo.svg", TypePNG, "logo.svg.png"},
+		{"pdf named .jpg gets .pdf", "scan.jpg", TypePDF, "scan.jpg.pdf"},
+		{"no extension", "IMG_2041", TypeHEIC, "IMG_2041.heic"},
+		{"trailing dot", "photo.", TypeJPEG, "photo.jpg"},
+		{"other spelling of the type kept", "IMG_1.JPEG", TypeJPEG, "IMG_1.JPEG"},
+		{"heif kept for heic", "a.heif", TypeHEIC, "a.heif"},
+		{"dotted name that is no extension", "Facture 2026.11", TypePDF, "Facture 2026.11.pdf"},
+		{"no type: name as is", "poly.html", "", "poly.html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,6 +79,12 @@ func TestSanitizeFilename(t *testing.T) {
 			}
 		})
 	}
+	t.Run("too long with the sniffed extension appended", func(t *testing.T) {
+		got := SanitizeFilename(strings.Repeat("a", 300)+".html", TypePDF)
+		if len(got) > 255 || !strings.HasSuffix(got, ".pdf") {
+			t.Fatalf("got %q (%d bytes)", got, len(got))
+		}
+	})
 	t.Run("too long keeps extension and runes", func(t *testing.T) {
 		got := SanitizeFilename(long, TypeJPEG)
 		if len(got) > 255 || !strings.HasSuffix(got, ".jpg") || !strings.HasPrefix(got, "éé") || strings.ContainsRune(got, '\uFFFD') {
@@ -156,7 +171,7 @@ func TestCheckUploads(t *testing.T) {
 	}
 	t.Run("declared type ignored, sniffed type stored", func(t *testing.T) {
 		out, err := checkUploads([]Upload{{"scan.jpg", pdfBytes()}}, lim)
-		if err != nil || out[0].ContentType != TypePDF || out[0].Filename != "scan.jpg" || !bytes.Equal(out[0].Data, pdfBytes()) {
+		if err != nil || out[0].ContentType != TypePDF || out[0].Filename != "scan.jpg.pdf" || !bytes.Equal(out[0].Data, pdfBytes()) {
 			t.Fatalf("got %+v, %v", out, err)
 		}
 	})

@@ -49,7 +49,7 @@ func New(cfg Config) *Client {
 			IdleConnTimeout:     90 * time.Second,
 		}
 	}
-	hc := &http.Client{Timeout: cfg.Timeout, Transport: &keyTransport{key: cfg.APIKey, next: rt}}
+	hc := &http.Client{Timeout: cfg.Timeout, Transport: &keyTransport{key: cfg.APIKey, origin: originOf(base), next: rt}}
 	rest := resty.NewWithClient(hc).
 		SetBaseURL(base).
 		SetHeader("Accept", "application/json").
@@ -62,10 +62,14 @@ func New(cfg Config) *Client {
 
 // keyTransport sends the API key in the X-Redmine-API-Key header and removes
 // any key= query parameter (go-redmine adds one to every URL), so the key never
-// lands in an access log. Writes get X-Skip-Webhooks.
+// lands in an access log. Writes get X-Skip-Webhooks. The key goes only to
+// Redmine's own origin (scheme, host and port of Config.URL): a redirect to
+// any other host, or to the same host over another scheme or port, is
+// followed without it.
 type keyTransport struct {
-	key  string
-	next http.RoundTripper
+	key    string
+	origin string
+	next   http.RoundTripper
 }
 
 func (t *keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -74,11 +78,36 @@ func (t *keyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		q.Del("key")
 		r.URL.RawQuery = q.Encode()
 	}
+	if originOf(r.URL.String()) != t.origin {
+		r.Header.Del("X-Redmine-API-Key")
+		return t.next.RoundTrip(r)
+	}
 	r.Header.Set("X-Redmine-API-Key", t.key)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		r.Header.Set("X-Skip-Webhooks", "1")
 	}
 	return t.next.RoundTrip(r)
+}
+
+// originOf returns "scheme://host:port" of a URL, lowercased and with the
+// scheme's default port made explicit, or "" when it cannot be parsed (which
+// matches no Redmine origin: the key is then not sent).
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // APIError is an HTTP answer from Redmine that is not a success.

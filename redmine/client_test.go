@@ -97,3 +97,76 @@ func TestAPIErrorsArePermanentOrNot(t *testing.T) {
 		t.Errorf("connection refused: %v, permanent %v", err, IsPermanent(err))
 	}
 }
+
+// The API key goes only to Redmine's own scheme, host and port: a redirect
+// elsewhere is followed without it. The first server stands in for Redmine
+// answering a redirect, the others for hosts that must not see the key.
+func TestKeyNotSentOnRedirectToAnotherOrigin(t *testing.T) {
+	type seen struct{ path, key, skip string }
+	var mu sync.Mutex
+	var foreign []seen
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		foreign = append(foreign, seen{r.URL.Path, r.Header.Get("X-Redmine-API-Key"), r.Header.Get("X-Skip-Webhooks")})
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issues":[],"total_count":0}`))
+	})
+	other := httptest.NewServer(record)
+	defer other.Close()
+	otherTLS := httptest.NewTLSServer(record)
+	defer otherTLS.Close()
+	var ownKeys []string
+	var target string
+	own := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		ownKeys = append(ownKeys, r.Header.Get("X-Redmine-API-Key"))
+		mu.Unlock()
+		if r.URL.Path == "/issues.json" {
+			http.Redirect(w, r, target+"/stolen", http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"issues":[],"total_count":0}`))
+	}))
+	defer own.Close()
+	ownPort := own.URL[strings.LastIndex(own.URL, ":")+1:]
+	cases := []struct {
+		name, target string
+		transport    http.RoundTripper
+	}{
+		{"another host and port", other.URL, nil},
+		{"same host, another scheme", otherTLS.URL, otherTLS.Client().Transport},
+		{"same address under another name", "http://localhost:" + ownPort, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mu.Lock()
+			foreign, ownKeys, target = nil, nil, c.target
+			mu.Unlock()
+			cl := New(Config{URL: own.URL, APIKey: "SECRET-KEY", Transport: c.transport})
+			_, _ = cl.ListIssues(context.Background(), IssueQuery{CustomFields: map[int]string{1: "*"}})
+			mu.Lock()
+			defer mu.Unlock()
+			if len(ownKeys) == 0 || ownKeys[0] != "SECRET-KEY" {
+				t.Fatalf("Redmine itself got key %q", ownKeys)
+			}
+			hops := foreign
+			if c.name == "same address under another name" {
+				// localhost:port is the same server: it recorded the hop itself.
+				hops = nil
+				for _, k := range ownKeys[1:] {
+					hops = append(hops, seen{key: k})
+				}
+			}
+			if len(hops) == 0 {
+				t.Fatalf("the redirect was not followed")
+			}
+			for _, h := range hops {
+				if h.key != "" || h.skip != "" {
+					t.Errorf("redirect target got X-Redmine-API-Key %q, X-Skip-Webhooks %q", h.key, h.skip)
+				}
+			}
+		})
+	}
+}

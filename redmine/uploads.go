@@ -54,9 +54,10 @@ func (c *Client) Download(ctx context.Context, a Attachment, max int64) ([]byte,
 		return nil, fmt.Errorf("attachment %d: bad content url: %w", a.ID, err)
 	}
 	base, _ := url.Parse(c.base)
-	if u.Host != base.Host {
-		// Redmine builds content_url from its host setting, which may differ
-		// from the URL we use: keep only the path.
+	if originOf(u.String()) != originOf(c.base) {
+		// Redmine builds content_url from its host and protocol settings,
+		// which may differ from the URL we use: keep only the path (the key
+		// is sent only to our own origin, see keyTransport).
 		u = base.ResolveReference(&url.URL{Path: strings.TrimPrefix(u.Path, base.Path)})
 		if !strings.HasPrefix(u.Path, base.Path) {
 			u.Path = base.Path + u.Path

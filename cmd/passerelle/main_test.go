@@ -79,7 +79,7 @@ func TestCheckOfflineNamesFileAndLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := 1 + strings.Count(doc[:strings.Index(doc, "poll_interval: souvent")], "\n")
-	env := []string{"PASSERELLE_REDMINE_API_KEY=k", "PASSERELLE_SMTP_PASSWORD=p", "PASSERELLE_REDMINE_WEBHOOK_SECRET=s", "PASSERELLE_INBOUND_WEBHOOK_SECRET=whsec_c2VjcmV0"}
+	env := []string{"PASSERELLE_REDMINE_API_KEY=k", "PASSERELLE_SMTP_PASSWORD=p", "PASSERELLE_REDMINE_WEBHOOK_SECRET=test-redmine-webhook-secret-0123456789", "PASSERELLE_INBOUND_WEBHOOK_SECRET=whsec_dGVzdC1pbmJvdW5kLWtleS0wMTIzNDU2Nzg5YWJjZGU="}
 	code, out := runBin(t, env, "check", "--config", bad)
 	if code != 1 || !strings.Contains(out, fmt.Sprintf("%s:%d: ", bad, line)) || !strings.Contains(out, "duration") {
 		t.Errorf("exit %d, want 1 and %s:%d named:\n%s", code, bad, line, out)
@@ -141,7 +141,8 @@ func TestCheckLiveNamesTheCulprit(t *testing.T) {
 }
 
 // serve refuses an outdated schema; after migrate it serves health
-// endpoints and stops cleanly on SIGTERM.
+// endpoints, /metrics on the admin listener only (404 on the customer-facing
+// one), and stops cleanly on SIGTERM.
 func TestServeMigrateAndShutdown(t *testing.T) {
 	cfgPath, env := stackEnv(t)
 	empty := testenv.NewEmptyDatabase(t)
@@ -149,8 +150,12 @@ func TestServeMigrateAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port, adminPort := freePort(t), freePort(t)
 	doc := strings.Replace(string(data), "listen: 127.0.0.1:8080", "listen: 127.0.0.1:"+port, 1)
+	doc = strings.Replace(doc, "admin_listen: 127.0.0.1:9090", "admin_listen: 127.0.0.1:"+adminPort, 1)
+	if !strings.Contains(doc, "admin_listen: 127.0.0.1:"+adminPort) {
+		t.Fatalf("the stack config has no admin_listen: 127.0.0.1:9090 line (run make stack)")
+	}
 	path := filepath.Join(t.TempDir(), "cfg.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -189,18 +194,31 @@ func TestServeMigrateAndShutdown(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, p := range []string{"/healthz", "/metrics"} {
-		resp, err := http.Get(base + p)
+	admin := "http://127.0.0.1:" + adminPort
+	for _, c := range []struct {
+		name, url string
+		status    int
+	}{
+		{"health on the customer listener", base + "/healthz", 200},
+		{"metrics on the admin listener", admin + "/metrics", 200},
+		{"health on the admin listener", admin + "/healthz", 200},
+		{"no metrics on the customer listener", base + "/metrics", 404},
+		{"no API on the admin listener", admin + "/api/v1/me", 404},
+	} {
+		resp, err := http.Get(c.url)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", c.name, err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("%s: HTTP %d", p, resp.StatusCode)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: GET %s: HTTP %d, want %d", c.name, c.url, resp.StatusCode, c.status)
 		}
-		if p == "/metrics" && !bytes.Contains(body, []byte("passerelle_poll_duration_seconds")) {
+		if c.status == 200 && strings.HasSuffix(c.url, "/metrics") && !bytes.Contains(body, []byte("passerelle_poll_duration_seconds")) {
 			t.Errorf("/metrics lacks the sync metrics")
+		}
+		if c.status == 404 && bytes.Contains(body, []byte("passerelle_")) {
+			t.Errorf("%s: metrics leaked: %.200s", c.name, body)
 		}
 	}
 	resp, err := http.Get(base + "/api/v1/me")

@@ -16,8 +16,8 @@ func exampleConfig(t *testing.T) *config.Config {
 	t.Helper()
 	t.Setenv("PASSERELLE_REDMINE_API_KEY", "k")
 	t.Setenv("PASSERELLE_SMTP_PASSWORD", "p")
-	t.Setenv("PASSERELLE_REDMINE_WEBHOOK_SECRET", "s")
-	t.Setenv("PASSERELLE_INBOUND_WEBHOOK_SECRET", "whsec_c2VjcmV0")
+	t.Setenv("PASSERELLE_REDMINE_WEBHOOK_SECRET", "test-redmine-webhook-secret-0123456789")
+	t.Setenv("PASSERELLE_INBOUND_WEBHOOK_SECRET", "whsec_dGVzdC1pbmJvdW5kLWtleS0wMTIzNDU2Nzg5YWJjZGU=")
 	cfg, err := config.Load("../../config/example.yaml")
 	if err != nil {
 		t.Fatal(err)

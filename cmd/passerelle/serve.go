@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
@@ -67,22 +70,8 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, sessions, log).Register(mux)
 	bridge.NewHooks(br, holder, svc, directory, pool, log).Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := pool.Ping(ctx); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("database unreachable\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.Handler())
+	health := healthHandlers(pool)
+	health(mux)
 
 	srv := &http.Server{
 		Addr:              cfg.Listen,
@@ -92,21 +81,61 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 	}
+	// /metrics (and the admin pages to come) live on their own listener,
+	// loopback by default: the customer-facing one answers 404 there.
+	var admin *http.Server
+	if cfg.AdminListen != config.AdminListenNone {
+		adminMux := http.NewServeMux()
+		adminMux.Handle("GET /metrics", promhttp.Handler())
+		health(adminMux)
+		admin = &http.Server{
+			Addr:              cfg.AdminListen,
+			Handler:           adminMux,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+		}
+	}
+	// Bind both listeners before serving, so a taken port stops the start
+	// with a clear error instead of a half-running daemon.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	var adminLn net.Listener
+	if admin != nil {
+		if adminLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin_listen %s: %w", cfg.AdminListen, err)
+		}
+	}
 	if err := br.Start(ctx); err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
 		return err
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
-		log.WithFields(logrus.Fields{"listen": cfg.Listen, "public_url": cfg.PublicURL, "redmine_url": cfg.Redmine.URL}).Info("passerelle serving")
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.WithFields(logrus.Fields{"listen": cfg.Listen, "admin_listen": cfg.AdminListen, "public_url": cfg.PublicURL, "redmine_url": cfg.Redmine.URL}).Info("passerelle serving")
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
-		close(errc)
 	}()
+	if admin != nil {
+		go func() {
+			if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("admin listener: %w", err)
+			}
+		}()
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var serveErr error
 	for {
 		select {
 		case <-hup:
@@ -118,10 +147,7 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 			holder.Set(next)
 			log.WithField("categories", len(next.Categories)).Info("configuration reloaded")
 			continue
-		case err := <-errc:
-			if err != nil {
-				return err
-			}
+		case serveErr = <-errc:
 		case <-ctx.Done():
 		}
 		break
@@ -130,9 +156,37 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	shutCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel2()
 	_ = srv.Shutdown(shutCtx)
+	if admin != nil {
+		_ = admin.Shutdown(shutCtx)
+	}
 	if err := br.Stop(shutCtx); err != nil {
 		log.WithError(err).Warn("workers did not stop cleanly")
 	}
+	if serveErr != nil {
+		return serveErr
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// healthHandlers returns a function registering /healthz (the process
+// answers) and /readyz (the database answers too) on a mux.
+func healthHandlers(pool *pgxpool.Pool) func(*http.ServeMux) {
+	return func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte("ok\n"))
+		})
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := pool.Ping(ctx); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("database unreachable\n"))
+				return
+			}
+			_, _ = w.Write([]byte("ready\n"))
+		})
+	}
 }

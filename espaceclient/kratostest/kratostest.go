@@ -53,6 +53,10 @@ type Options struct {
 	MetadataPublic map[string]any
 	// Inactive creates the identity deactivated.
 	Inactive bool
+	// Verified imports the e-mail as a verified address, as Kratos marks it
+	// once the client completed the agency's invitation (a recovery code
+	// sent to that address). Without it the address stays unverified.
+	Verified bool
 }
 
 // Identity is a created identity and its password.
@@ -96,6 +100,9 @@ func NewIdentity(t testing.TB, o Options) Identity {
 	}
 	if o.Inactive {
 		body["state"] = "inactive"
+	}
+	if o.Verified {
+		body["verifiable_addresses"] = []map[string]any{{"value": o.Email, "via": "email", "verified": true, "status": "completed"}}
 	}
 	var created struct {
 		ID string `json:"id"`
@@ -180,7 +187,8 @@ func LoginBrowser(t testing.TB, email, password string) *http.Cookie {
 }
 
 // NewClient creates a client identity with metadata_public
-// {"role": role, "lots": lots, "mandates": mandates}, logs it in and returns
+// {"role": role, "lots": lots, "mandates": mandates} and a verified e-mail
+// (an invited client who completed the invitation), logs it in and returns
 // its Kratos id, its e-mail and a session token.
 func NewClient(t testing.TB, role string, lots, mandates []string) (identityID, email, sessionToken string) {
 	t.Helper()
@@ -190,7 +198,7 @@ func NewClient(t testing.TB, role string, lots, mandates []string) (identityID, 
 	if mandates == nil {
 		mandates = []string{}
 	}
-	id := NewIdentity(t, Options{MetadataPublic: map[string]any{"role": role, "lots": lots, "mandates": mandates}})
+	id := NewIdentity(t, Options{Verified: true, MetadataPublic: map[string]any{"role": role, "lots": lots, "mandates": mandates}})
 	return id.ID, id.Email, Login(t, id.Email, id.Password)
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/internal/logging"
 	"passerelle/redmine"
 )
 
@@ -149,13 +149,17 @@ func New(cfg Config) (*Bridge, error) {
 		// "running" by a killed process waited over an hour. Every job is
 		// cancelled at JobTimeout, so a job still "running" a little after
 		// that has no live worker: rescue it then. River's rescuer runs
-		// every 30 s, so a crashed replica's work resumes within about a
-		// minute. A rescued job may overlap nothing: the request lock and
-		// the adoption search make the re-run safe.
+		// every 30 s, so a crashed replica's jobs are rescued within about
+		// a minute; its requests' pending actions are queued again sooner
+		// by the redrive sweep (redrive.go). A rescued job may overlap
+		// nothing: the request lock and the adoption search make the
+		// re-run safe.
 		JobTimeout:           jobTimeout,
 		RescueStuckJobsAfter: jobTimeout + rescueMargin,
 		ErrorHandler:         &errorHandler{log: cfg.Log},
-		Logger:               slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// River logs through log/slog: its lines go into the product's
+		// logger, in its format and at its log_level.
+		Logger: slog.New(logging.NewSlogHandler(cfg.Log, "river")),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the job queue client: %w", err)

@@ -59,6 +59,10 @@ type Bridge struct {
 	dir       *redmine.Directory
 	dirLoaded time.Time
 
+	// redmine tells the leader's poll whether to wake the jobs that waited
+	// for Redmine (redmine_back.go).
+	redmine *redmineState
+
 	hooks testHooks
 }
 
@@ -94,7 +98,7 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.FetchPollInterval == 0 {
 		cfg.FetchPollInterval = time.Second
 	}
-	b := &Bridge{cfg: cfg, log: cfg.Log, rm: cfg.Redmine, sync: syncStore{pool: cfg.Pool}}
+	b := &Bridge{cfg: cfg, log: cfg.Log, rm: cfg.Redmine, sync: syncStore{pool: cfg.Pool}, redmine: newRedmineState()}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
@@ -116,6 +120,9 @@ func New(cfg Config) (*Bridge, error) {
 		pollFetched.Add(float64(st.Fetched))
 		if err != nil {
 			pollErrors.Inc()
+		}
+		if _, werr := b.afterPoll(ctx, err); werr != nil {
+			b.log.WithError(werr).Warn("could not wake the jobs waiting for Redmine; their backoff will")
 		}
 		return err
 	}))

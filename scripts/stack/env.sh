@@ -23,6 +23,12 @@ write_env() {
 }
 
 write_stack_env() {
+  # REDMINE_TRACKER_<key>_ID, REDMINE_CF_<key>_ID, REDMINE_STATUS_<key>_ID: deploy/redmine-requirements.json's list.
+  local var vars listed=()
+  vars=$(requirement_vars) # not in the for list: a failure there would not stop the script
+  for var in $vars; do
+    listed+=("REDMINE_$var" "${!var}")
+  done
   write_env \
       STACK_DIR "$STACK_DIR" \
       DATABASE_URL "$DATABASE_URL" \
@@ -44,19 +50,7 @@ write_stack_env() {
       REDMINE_GROUP_COMPTABILITE_ID "$GROUP_COMPTABILITE_ID" \
       REDMINE_ROLE_SYNC_ID "$ROLE_SYNC_ID" \
       REDMINE_ROLE_MANAGER_ID "$ROLE_MANAGER_ID" \
-      REDMINE_TRACKER_DOLEANCE_ID "$TRACKER_DOLEANCE_ID" \
-      REDMINE_TRACKER_DEMANDE_ID "$TRACKER_DEMANDE_ID" \
-      REDMINE_TRACKER_COORDONNEES_ID "$TRACKER_COORDONNEES_ID" \
-      REDMINE_TRACKER_MANDAT_ID "$TRACKER_MANDAT_ID" \
-      REDMINE_CF_REFERENCE_ID "$CF_REFERENCE_ID" \
-      REDMINE_CF_MANDATE_ID "$CF_MANDATE_ID" \
-      REDMINE_CF_DUE_ID "$CF_DUE_ID" \
-      REDMINE_STATUS_NEW_ID "$STATUS_NEW_ID" \
-      REDMINE_STATUS_IN_PROGRESS_ID "$STATUS_IN_PROGRESS_ID" \
-      REDMINE_STATUS_RESOLVED_ID "$STATUS_RESOLVED_ID" \
-      REDMINE_STATUS_FEEDBACK_ID "$STATUS_FEEDBACK_ID" \
-      REDMINE_STATUS_CLOSED_ID "$STATUS_CLOSED_ID" \
-      REDMINE_STATUS_REJECTED_ID "$STATUS_REJECTED_ID" \
+      "${listed[@]}" \
       REDMINE_DEMO_PASSWORD "$REDMINE_DEMO_PASSWORD" \
       PASSERELLE_REDMINE_API_KEY "$SYNC_API_KEY" \
       KRATOS_PUBLIC_URL "$KRATOS_PUBLIC_URL" \

@@ -30,7 +30,7 @@ check_redmine() {
     '{issue: {project_id: $p, tracker_id: $t, subject: "[stack check] mandat", custom_fields: [{id: $cf, value: "M-STACK-CHECK"}]}}')
   api_ok POST /issues.json "$SYNC_API_KEY" "$body" 201
   parent=$(json_of .issue.id)
-  note "parent (Mandat) created by the sync user: #$parent"
+  note "parent (tracker MANDAT) created by the sync user: #$parent"
 
   API_STATUS=$(curl -sS -o "$RUN_DIR/api-body" -w '%{http_code}' -X POST -H "X-Redmine-API-Key: $SYNC_API_KEY" \
     -H 'Content-Type: application/octet-stream' --data-binary 'stack check attachment' \
@@ -51,14 +51,14 @@ check_redmine() {
     die "sync user could not create the check issue: $API_STATUS ${API_BODY:0:500}"
   fi
   child=$(json_of .issue.id)
-  note "child (Doléance) created by the sync user: #$child"
+  note "child (tracker DOLEANCE) created by the sync user: #$child"
 
   api_ok GET "/issues/$child.json?include=attachments" "$SYNC_API_KEY" 200
   [[ $(json_of .issue.assigned_to.id) == "$GROUP_COMPTABILITE_ID" ]] ||
     failures+=("assigned_to dropped (got $(json_of -c .issue.assigned_to))")
   [[ $(json_of .issue.parent.id) == "$parent" ]] || failures+=("parent dropped (got $(json_of -c .issue.parent))")
   [[ $(json_of --argjson cf "$CF_REFERENCE_ID" '.issue.custom_fields[] | select(.id == $cf) | .value') == TEST-STACK-CHECK ]] ||
-    failures+=("custom field Réf. espace client dropped")
+    failures+=("custom field $(req '.custom_fields[] | select(.key == "REFERENCE") | .name') dropped")
   [[ $(json_of '.issue.attachments | length') == 1 ]] || failures+=("attachment missing")
   note "kept: assigned_to=$(json_of -c .issue.assigned_to) parent=$(json_of -c .issue.parent) attachments=$(json_of '.issue.attachments | length')"
 

@@ -4,10 +4,36 @@
 # groups, memberships), the end-to-end check (redmine-check.sh), and .stack/redmine.env, which lets the next run
 # skip all of it while the stamp of these scripts and the keys are still valid.
 
+# What Redmine must contain (trackers, custom fields, statuses, the sync role): the one list, also read by
+# scripts/redmine-provision.rb, scripts/stack-config.sh and cmd/passerelle's tests. Read with jq, so only once
+# the packages are installed (never while sourcing).
+REQUIREMENTS=$REPO_ROOT/deploy/redmine-requirements.json
+
+# req JQ_ARGS...: jq -r on the requirements.
+req() { jq -r "$@" "$REQUIREMENTS"; }
+
+# requirement_vars: the variables the provisioning sets for the list, in its order: TRACKER_<key>_ID...,
+# CF_<key>_ID..., STATUS_<key>_ID... (.stack/redmine.env, and .stack/env with REDMINE_ before each).
+requirement_vars() {
+  req '(.trackers[] | "TRACKER_\(.key)_ID"), (.custom_fields[] | "CF_\(.key)_ID"), (.statuses[] | "STATUS_\(.key)_ID")'
+}
+
+# ids_of PREFIX SECTION: the JSON array of the ids learned for SECTION (trackers, custom_fields).
+ids_of() {
+  local prefix=$1 section=$2 keys key var ids=()
+  keys=$(req ".${section}[].key") # not in the for list: a failure there would not stop the script
+  for key in $keys; do
+    var=${prefix}_${key}_ID
+    ids+=("${!var}")
+  done
+  local IFS=,
+  printf '[%s]\n' "${ids[*]}"
+}
+
 # The files whose change makes the next run provision again (before the split into scripts/stack/, the stamp
 # covered redmine-provision.rb and the whole of stack.sh: the first run after the split provisions once more,
 # which restarts nothing and changes nothing in an up-to-date Redmine).
-PROVISION_FILES=("$REPO_ROOT/scripts/redmine-provision.rb" "$REPO_ROOT/scripts/stack/redmine-provision.sh"
+PROVISION_FILES=("$REPO_ROOT/scripts/redmine-provision.rb" "$REQUIREMENTS" "$REPO_ROOT/scripts/stack/redmine-provision.sh"
   "$REPO_ROOT/scripts/stack/redmine-check.sh")
 provision_stamp() { sha_of "${PROVISION_FILES[@]}"; }
 
@@ -98,8 +124,8 @@ ensure_member() {
 # sets ENSURED_PROJECT_ID.
 ensure_project() {
   local identifier=$1 name=$2 tracker_ids cf_ids project
-  tracker_ids="[$TRACKER_DOLEANCE_ID, $TRACKER_DEMANDE_ID, $TRACKER_COORDONNEES_ID, $TRACKER_MANDAT_ID]"
-  cf_ids="[$CF_REFERENCE_ID, $CF_MANDATE_ID, $CF_DUE_ID]"
+  tracker_ids=$(ids_of TRACKER trackers) # every tracker and custom field of deploy/redmine-requirements.json
+  cf_ids=$(ids_of CF custom_fields)
   project=$(jq -n --arg id "$identifier" --arg name "$name" --argjson t "$tracker_ids" --argjson c "$cf_ids" \
     '{project: {name: $name, identifier: $id, is_public: false, tracker_ids: $t,
                 issue_custom_field_ids: $c, enabled_module_names: ["issue_tracking"]}}')
@@ -182,15 +208,15 @@ provision_redmine() {
 }
 
 save_redmine_state() {
-  local var tmp=$REDMINE_STATE.tmp
+  local var tmp=$REDMINE_STATE.tmp listed
+  listed=$(requirement_vars) # not in the for list: a failure there would not stop the script
   {
     echo "# Written by scripts/stack.sh: what the Redmine provisioning learned. Not a public interface:"
     echo "# use .stack/env."
+    # shellcheck disable=SC2086 # $listed: variable names, one a line
     for var in ADMIN_API_KEY ADMIN_USER_ID PROJECT_ID WEBHOOK_PROJECT_ID SYNC_USER_ID SYNC_API_KEY STAFF_USER_ID STAFF_API_KEY \
       ACCOUNTING_USER_ID ACCOUNTING_API_KEY GROUP_GESTIONNAIRES_ID GROUP_COMPTABILITE_ID ROLE_SYNC_ID \
-      ROLE_MANAGER_ID TRACKER_DOLEANCE_ID TRACKER_DEMANDE_ID TRACKER_COORDONNEES_ID TRACKER_MANDAT_ID \
-      CF_REFERENCE_ID CF_MANDATE_ID CF_DUE_ID STATUS_NEW_ID STATUS_IN_PROGRESS_ID STATUS_RESOLVED_ID \
-      STATUS_FEEDBACK_ID STATUS_CLOSED_ID STATUS_REJECTED_ID; do
+      ROLE_MANAGER_ID $listed; do
       [[ -n ${!var:-} ]] || die "internal: $var is empty after provisioning"
       printf '%s=%q\n' "$var" "${!var}"
     done

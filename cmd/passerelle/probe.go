@@ -309,8 +309,11 @@ func (p *prober) noteRoundTrip(ctx context.Context, id int, private bool) {
 	p.fail("issue #%d: the %s note is not in its journals after the update", id, kind)
 }
 
-// cleanup deletes what the probe created, newest first.
-func (p *prober) cleanup(ctx context.Context) {
+// cleanup deletes what the probe created, newest first, even when the
+// check's own deadline has passed.
+func (p *prober) cleanup(parent context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), time.Minute)
+	defer cancel()
 	var left []int
 	for i := len(p.created) - 1; i >= 0; i-- {
 		id := p.created[i].id

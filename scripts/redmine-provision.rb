@@ -8,6 +8,13 @@
 # Idempotent: a rerun finds every object by name and changes nothing (it never overwrites a workflow an
 # administrator has edited). It prints KEY=VALUE lines on stdout for the bash side, and "# ..." lines
 # describing what it changed.
+#
+# What to create (statuses, trackers, custom fields, the sync role, the settings the product needs) comes from
+# deploy/redmine-requirements.json, the one list of what Redmine must contain; only the stack's own settings
+# (host_name, protocol) are written here.
+require 'json'
+
+REQUIREMENTS = JSON.parse(File.read(File.expand_path('../deploy/redmine-requirements.json', __dir__)))
 
 changes = []
 out = {}
@@ -18,12 +25,12 @@ def fail!(message)
 end
 
 # --- Settings -------------------------------------------------------------------------------------------
-{
-  'rest_api_enabled' => '1',        # the sync and the tests talk REST
-  'issue_group_assignment' => '1',  # RIB/address changes are assigned to the Comptabilité group
-  'host_name' => '127.0.0.1:3000',  # links in Redmine's own e-mails and API URLs
+# The product's (rest_api_enabled: the sync talks REST; issue_group_assignment: requests are assigned to groups),
+# then the stack's: links in Redmine's own e-mails and API URLs.
+REQUIREMENTS.fetch('settings').merge(
+  'host_name' => '127.0.0.1:3000',
   'protocol' => 'http'
-}.each do |name, value|
+).each do |name, value|
   next if Setting.send(name).to_s == value
 
   Setting.send("#{name}=", value)
@@ -36,21 +43,15 @@ out['ADMIN_API_KEY'] = admin.api_key # creates the key when missing
 out['ADMIN_USER_ID'] = admin.id
 
 # --- Statuses (Redmine's defaults are kept) -------------------------------------------------------------
-statuses = {
-  'NEW' => 'New', 'IN_PROGRESS' => 'In Progress', 'RESOLVED' => 'Resolved',
-  'FEEDBACK' => 'Feedback', 'CLOSED' => 'Closed', 'REJECTED' => 'Rejected'
-}.transform_values do |name|
+statuses = REQUIREMENTS.fetch('statuses').to_h { |s| [s.fetch('key'), s.fetch('name')] }.transform_values do |name|
   IssueStatus.find_by(name: name) || fail!("issue status #{name.inspect} is missing (default data not loaded?)")
 end
 statuses.each { |key, status| out["STATUS_#{key}_ID"] = status.id }
 
 # --- Trackers -------------------------------------------------------------------------------------------
-tracker_specs = {
-  'DOLEANCE' => ['Doléance', 'Réparations, troubles de voisinage (demandes des locataires et bailleurs)'],
-  'DEMANDE' => ['Demande', 'Questions : comptabilité, loyer, bail, autre'],
-  'COORDONNEES' => ['Changement de coordonnées', 'Changement de RIB ou d\'adresse (sous-tâche du ticket mandat)'],
-  'MANDAT' => ['Mandat', 'Ticket du mandat de gestion d\'un propriétaire']
-}
+tracker_specs = REQUIREMENTS.fetch('trackers').to_h do |t|
+  [t.fetch('key'), [t.fetch('name'), t.fetch('description')]]
+end
 trackers = tracker_specs.to_h do |key, (name, description)|
   tracker = Tracker.find_by(name: name)
   unless tracker
@@ -65,7 +66,7 @@ end
 # --- Roles ----------------------------------------------------------------------------------------------
 manager = Role.find_by(name: 'Manager') || fail!('role Manager is missing (default data not loaded?)')
 out['ROLE_MANAGER_ID'] = manager.id
-Role.where(name: %w[Manager Developer]).each do |role|
+Role.where(name: REQUIREMENTS.fetch('roles').fetch('assignable')).each do |role|
   next if role.assignable?
 
   role.update!(assignable: true)
@@ -75,8 +76,9 @@ end
 # The sync user's role: enough to mirror requests, never to read private notes. It may write them
 # (set_notes_private): the overdue watcher's escalation note is private; Redmine still shows a user
 # their own private notes, which lets a retried escalation find the note it already wrote.
-sync_permissions = %i[view_issues add_issues edit_issues add_issue_notes manage_subtasks set_notes_private]
-sync_role = Role.find_or_initialize_by(name: 'Passerelle synchronisation')
+sync_spec = REQUIREMENTS.fetch('roles').fetch('sync')
+sync_permissions = sync_spec.fetch('permissions').map(&:to_sym)
+sync_role = Role.find_or_initialize_by(name: sync_spec.fetch('name'))
 was_new = sync_role.new_record?
 sync_role.assignable = false
 sync_role.issues_visibility = 'all' # it must keep following an issue a staff member made private
@@ -86,7 +88,7 @@ if was_new || sync_role.changed? || sync_role.permissions.sort != sync_permissio
   sync_role.save!
   changes << (was_new ? "role #{sync_role.name}" : "role #{sync_role.name} updated")
 end
-%i[view_private_notes].each do |perm|
+sync_spec.fetch('forbidden').map(&:to_sym).each do |perm|
   fail!("role #{sync_role.name} must not have #{perm}") if sync_role.has_permission?(perm)
 end
 out['ROLE_SYNC_ID'] = sync_role.id
@@ -119,15 +121,13 @@ trackers.each_value do |tracker|
 end
 
 # --- Issue custom fields (all projects, the 4 trackers) -------------------------------------------------
-cf_specs = {
-  'REFERENCE' => ['Réf. espace client', { searchable: true, is_filter: true }],
-  'MANDATE' => ['N° mandat', { searchable: false, is_filter: true }],
-  'DUE' => ['Échéance réponse', { searchable: false, is_filter: false }]
-}
-cf_specs.each do |key, (name, flags)|
+cf_specs = REQUIREMENTS.fetch('custom_fields').to_h do |f|
+  [f.fetch('key'), [f.fetch('name'), { searchable: f.fetch('searchable'), is_filter: f.fetch('is_filter') }, f.fetch('format')]]
+end
+cf_specs.each do |key, (name, flags, format)|
   cf = IssueCustomField.find_or_initialize_by(name: name)
   was_new = cf.new_record?
-  cf.field_format = 'string' if was_new
+  cf.field_format = format if was_new
   cf.assign_attributes(flags.merge(is_for_all: true, visible: true, editable: true, is_required: false))
   cf.tracker_ids = new_tracker_ids if was_new
   if was_new || cf.changed?

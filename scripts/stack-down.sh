@@ -8,8 +8,8 @@
 set -Eeuo pipefail
 export LC_ALL=C
 
-# shellcheck source=scripts/stack-common.sh
-source "$(dirname "${BASH_SOURCE[0]}")/stack-common.sh"
+# shellcheck source=scripts/stack/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stack/common.sh"
 
 trap 'printf "\nstack-down: ERROR: command failed (exit %s) at scripts/stack-down.sh:%s: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2; exit 1' ERR
 

@@ -13,12 +13,14 @@ import (
 )
 
 func cmdCheck(args []string) int {
-	fs := newFlags("check", "Validate a configuration file. Prints one line per problem (file:line: what is expected) and exits 1 if any.\nWith --live, also checks every project, tracker, status, priority, group, user and custom field\nthat the rules name against the running Redmine, as the sync user.")
+	fs := newFlags("check", "Validate a configuration file. Prints one line per problem (file:line: what is expected) and exits 1 if any.\nWith --live, also checks every project, tracker, status, priority, group, user and custom field\nthat the rules name against the running Redmine, as the sync user.\nWith --probe (implies --live), also writes for real as the sync user and reads back: an issue with\nsubject \"passerelle probe\" in the first category's project (assignee, reference custom field,\nattachment, the reopen and close statuses, notes), and a mandate ticket with a subtask when a\ncategory needs one; then deletes them (with PASSERELLE_REDMINE_ADMIN_API_KEY when the sync user\nmay not delete issues; without it they are left closed and their URLs printed).")
 	cfgPath := configFlag(fs)
 	live := fs.Bool("live", false, "also check against the running Redmine")
+	probe := fs.Bool("probe", false, "with --live: also a write round-trip in Redmine as the sync user (see above)")
 	if code, done := parse(fs, args); done {
 		return code
 	}
+	*live = *live || *probe
 	cfg, ok := loadConfig(*cfgPath)
 	if !ok {
 		return 1
@@ -37,6 +39,10 @@ func cmdCheck(args []string) int {
 	problems, notes := bridge.CheckLive(ctx, cfg, rm, admin)
 	dp, dn := bridge.CheckDeadlinesLive(ctx, cfg, rm)
 	problems, notes = append(problems, dp...), append(notes, dn...)
+	if *probe {
+		pp, pn := runProbe(ctx, cfg, rm, admin)
+		problems, notes = append(problems, pp...), append(notes, pn...)
+	}
 	problems = append(problems, checkMirrorErrors(ctx, cfg)...)
 	for _, n := range notes {
 		fmt.Println("note:", n)
@@ -47,6 +53,10 @@ func cmdCheck(args []string) int {
 	if len(problems) > 0 {
 		fmt.Fprintf(os.Stderr, "%d problem(s)\n", len(problems))
 		return 1
+	}
+	if *probe {
+		fmt.Printf("%s: OK against %s (%d categories; probe: Redmine kept every write)\n", cfg.File, cfg.Redmine.URL, len(cfg.Categories))
+		return 0
 	}
 	fmt.Printf("%s: OK against %s (%d categories)\n", cfg.File, cfg.Redmine.URL, len(cfg.Categories))
 	return 0

@@ -1,11 +1,12 @@
 # shellcheck shell=bash disable=SC2034 # the variables are used by the scripts that source this file
-# Shared by scripts/stack.sh and scripts/stack-down.sh (sourced, not run).
+# Shared by scripts/stack.sh (and its component files in scripts/stack/) and scripts/stack-down.sh
+# (sourced, not run).
 #
 # Every background service started by the stack has a pid file .stack/pids/NAME.pid holding "PID MARKER":
 # the process is ours only while /proc/PID/cmdline still contains MARKER (guards against pid reuse).
 # Each one runs in its own session (setsid), so stopping it stops its process group and nothing else.
 
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 STACK_DIR=${STACK_DIR:-$REPO_ROOT/.stack}
 PIDS_DIR=$STACK_DIR/pids
 RUN_DIR=$STACK_DIR/run

@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/kratos"
 )
 
 // Tests of the hooks' bounds against callers who are not authenticated
@@ -67,7 +68,7 @@ func (g *inboundRig) guardedServer(t *testing.T, identities Identities, tweak fu
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	if identities == nil {
-		identities = espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)
+		identities = kratos.NewDirectory(g.h.cfg.Kratos.AdminURL, nil)
 	}
 	svc := espaceclient.NewService(g.h.store, g.h.holder, g.h.bridge.Outbox(), time.Now)
 	hooks := NewHooks(g.h.bridge, g.h.holder, svc, identities, g.pool, log)

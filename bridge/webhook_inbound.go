@@ -12,6 +12,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/kratos"
 )
 
 // InboundMessage is the body of POST /hooks/inbound: another channel (an
@@ -322,12 +323,16 @@ func (h *Hooks) processInbound(ctx context.Context, log *logrus.Entry, id string
 	} else {
 		ident, err = h.identities.ByEmail(ctx, in.Identity.Email)
 	}
-	if errors.Is(err, espaceclient.ErrEmailUnverified) {
+	if errors.Is(err, kratos.ErrEmailUnverified) {
 		return answer(errJSON(http.StatusUnprocessableEntity, "unverified_email", "identity.email",
 			"Cette adresse n'est ni vérifiée par le client ni enregistrée par l'agence : désignez le client par identity.id, ou faites vérifier son adresse."))
 	}
-	if errors.Is(err, espaceclient.ErrNotFound) || errors.Is(err, espaceclient.ErrIdentityInactive) {
+	if errors.Is(err, kratos.ErrNotFound) || errors.Is(err, kratos.ErrIdentityInactive) {
 		return answer(errJSON(http.StatusUnprocessableEntity, "unknown_identity", "identity", "no active client with that identity"))
+	}
+	if errors.Is(err, kratos.ErrNoRole) {
+		return answer(errJSON(http.StatusUnprocessableEntity, "no_role", "identity",
+			"Votre compte n'est pas encore rattaché à un lot ou à un mandat. Merci de contacter l'agence."))
 	}
 	if err != nil {
 		var ee *espaceclient.Error

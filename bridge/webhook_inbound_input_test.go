@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"passerelle/espaceclient"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 // countingIdentities is the real Kratos directory, counting the calls made
@@ -34,7 +35,7 @@ func (c *countingIdentities) ByEmail(ctx context.Context, email string) (espacec
 // refusal is not even recorded), so a sender does not retry it for ever.
 func TestInboundMalformedInputIsRefusedBeforeAnyCall(t *testing.T) {
 	g := newInboundRig(t)
-	ids := &countingIdentities{next: espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)}
+	ids := &countingIdentities{next: kratos.NewDirectory(g.h.cfg.Kratos.AdminURL, nil)}
 	addr, _ := g.guardedServer(t, ids, nil)
 	email := fmt.Sprintf("%q", g.tenant.email)
 	msg := func(identity, reference string) string {

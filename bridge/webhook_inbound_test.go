@@ -22,6 +22,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
+	"passerelle/kratos"
 )
 
 // inboundRig sends signed deliveries to POST /hooks/inbound of the harness
@@ -115,7 +116,7 @@ func (g *inboundRig) process(t *testing.T, wrap func(espaceclient.Outbox) espace
 		ob = wrap(ob)
 	}
 	if identities == nil {
-		identities = espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)
+		identities = kratos.NewDirectory(g.h.cfg.Kratos.AdminURL, nil)
 	}
 	svc := espaceclient.NewService(g.h.store, g.h.holder, ob, time.Now)
 	mux := http.NewServeMux()

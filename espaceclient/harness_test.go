@@ -21,8 +21,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 // recordingOutbox is the test double of the bridge's Outbox (the seam where
@@ -134,7 +135,7 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(e.logs)
-	api := NewAPI(e.svc, NewKratosSessions(cfg.Kratos.PublicURL, nil), log)
+	api := NewAPI(e.svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log)
 	mux := http.NewServeMux()
 	api.Register(mux)
 	e.srv = httptest.NewServer(mux)
@@ -210,7 +211,7 @@ func (c *client) do(method, path string, body io.Reader, contentType string) res
 		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
-		req.Header.Set(SessionTokenHeader, c.token)
+		req.Header.Set(kratos.SessionTokenHeader, c.token)
 	}
 	if c.cookie != nil {
 		req.AddCookie(c.cookie)

@@ -89,7 +89,8 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 	svc.SetDueLabel(func(t time.Time) string { return DueLabel(h.holder.Get(), t) })
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
-	NewHooks(h.bridge, h.holder, svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), pool, log).Register(mux)
+	espaceclient.NewInbound(svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
+	NewHooks(h.bridge, h.holder, log).Register(mux)
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(h.srv.Close)
 	if !opts.noStart {

@@ -138,6 +138,7 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	api := NewAPI(e.svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log)
 	mux := http.NewServeMux()
 	api.Register(mux)
+	NewInbound(e.svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(func() {
@@ -326,3 +327,8 @@ func httptestServer(t *testing.T, h http.Handler) string {
 }
 
 var _ = time.Second
+
+// uniqueName returns a value unique to this run, for lots and mandate numbers.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e12)
+}

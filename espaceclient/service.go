@@ -54,8 +54,10 @@ const (
 	SourceInbound = "inbound"
 )
 
-// outboxFailure marks an error of the Outbox, so the client is told that
-// nothing was stored and to retry.
+// outboxFailure marks an error of the Outbox (or of claiming an inbound
+// delivery, which runs just before it in the same transaction:
+// claimDeliveryTx), so the client is told that nothing was stored and to
+// retry.
 type outboxFailure struct{ err error }
 
 func (o outboxFailure) Error() string { return "outbox: " + o.err.Error() }

@@ -63,6 +63,9 @@ func (s *Service) storeNewRequest(ctx context.Context, cfg *config.Config, req R
 	first := newThreadItem{msg: clientMessage(id, body, source, now), files: files}
 	year := now.In(s.location(cfg)).Year()
 	r, m, err := s.store.createRequest(ctx, req, first, referencePrefix(cfg), year, func(tx pgx.Tx, r Request, m Message) error {
+		if err := claimDeliveryTx(ctx, tx, r.ID, m.ID); err != nil {
+			return outboxFailure{err}
+		}
 		if err := s.outbox.RequestCreated(ctx, tx, r, m); err != nil {
 			return outboxFailure{err}
 		}

@@ -79,6 +79,9 @@ func (s *Service) AddMessage(ctx context.Context, id Identity, requestID string,
 		} else if err := touchRequest(ctx, tx, &req, now); err != nil {
 			return err
 		}
+		if err := claimDeliveryTx(ctx, tx, req.ID, msg.ID); err != nil {
+			return outboxFailure{err}
+		}
 		if err := s.outbox.MessageAdded(ctx, tx, req, msg, reopen); err != nil {
 			return outboxFailure{err}
 		}
@@ -188,6 +191,9 @@ func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Req
 		}, nil)
 		if err != nil {
 			return err
+		}
+		if err := claimDeliveryTx(ctx, tx, req.ID, msg.ID); err != nil {
+			return outboxFailure{err}
 		}
 		if err := s.outbox.RequestClosed(ctx, tx, req, msg); err != nil {
 			return outboxFailure{err}

@@ -70,7 +70,8 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, sessions, log).Register(mux)
-	bridge.NewHooks(br, holder, svc, directory, pool, log).Register(mux)
+	espaceclient.NewInbound(svc, directory, log).Register(mux)
+	bridge.NewHooks(br, holder, log).Register(mux)
 	health := healthHandlers(pool)
 	health(mux)
 

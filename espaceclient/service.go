@@ -76,8 +76,6 @@ func (s *Service) storeError(err error) error {
 	return withCause(errInternal, err)
 }
 
-func (errLinkedRequest) Error() string { return "closed request: file a new linked request" }
-
 // decorate fills what is computed, not stored: the category label and the
 // attachments' URLs.
 func (s *Service) decorate(cfg *config.Config, r *Request) {

@@ -17,6 +17,8 @@ import (
 // closed and the configuration says to file a new linked request instead.
 type errLinkedRequest struct{ old Request }
 
+func (errLinkedRequest) Error() string { return "closed request: file a new linked request" }
+
 // AddMessage validates and stores a client's follow-up on one of the
 // client's own requests, then calls Outbox.MessageAdded in the same
 // transaction. Only the author may post: another client's request answers 404,

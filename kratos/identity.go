@@ -12,11 +12,10 @@ import (
 	"passerelle/internal/textnorm"
 )
 
-// Identity is the authenticated client behind a Kratos session (or
-// found in the directory). Role, lots
-// and mandates come from the identity's metadata_public (only the Kratos admin
-// API writes it); traits (e-mail, name) are the user's own and are never used
-// for authorization.
+// Identity is a client as Kratos knows it: behind a session, or found in the
+// directory. Role, lots and mandates come from the identity's metadata_public
+// (only the Kratos admin API writes it); traits (e-mail, name) are the user's
+// own and are never used for authorization.
 type Identity struct {
 	ID       string      `json:"id"`
 	Email    string      `json:"email"`

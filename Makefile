@@ -50,7 +50,7 @@ bench: stack
 # testdata/fuzz/<Target>/ and then runs as a regression case with every `go test`.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := \
-	./bridge:FuzzIssueIDFromHook ./bridge:FuzzParseInbound ./bridge:FuzzStandardWebhookHeaders \
+	./bridge:FuzzIssueIDFromHook ./espaceclient:FuzzParseInbound ./espaceclient:FuzzStandardWebhookHeaders \
 	./bridge:FuzzRedmineHookAuth ./bridge:FuzzPlanChanges ./config:FuzzParse \
 	./espaceclient:FuzzSniffContentType ./espaceclient:FuzzSanitizeFilename
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
 
@@ -338,7 +339,7 @@ func TestInboundWebhookDeliveredTwiceCreatesOneRequest(t *testing.T) {
 		req, _ := http.NewRequest("POST", h.srv.URL+"/hooks/inbound", bytes.NewReader(body))
 		stamp := strconv.FormatInt(ts.Unix(), 10)
 		if sig == "" {
-			sig = SignStandardWebhook(secret, id, stamp, body)
+			sig = espaceclient.SignStandardWebhook(secret, id, stamp, body)
 		}
 		req.Header.Set("webhook-id", id)
 		req.Header.Set("webhook-timestamp", stamp)

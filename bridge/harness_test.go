@@ -28,8 +28,9 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
-	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 	"passerelle/redmine"
 )
 
@@ -87,8 +88,9 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
 	svc.SetDueLabel(func(t time.Time) string { return DueLabel(h.holder.Get(), t) })
 	mux := http.NewServeMux()
-	espaceclient.NewAPI(svc, espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
-	NewHooks(h.bridge, h.holder, svc, espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil), pool, log).Register(mux)
+	espaceclient.NewAPI(svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
+	espaceclient.NewInbound(svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
+	NewHooks(h.bridge, h.holder, log).Register(mux)
 	h.srv = httptest.NewServer(mux)
 	t.Cleanup(h.srv.Close)
 	if !opts.noStart {

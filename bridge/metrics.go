@@ -9,6 +9,7 @@ import (
 )
 
 // Metrics exposed on /metrics for the sync; labels are small fixed sets.
+// (The webhooks' calls are counted by internal/hookguard.)
 var (
 	mirrorJobs = promauto.NewCounterVec(prometheus.CounterOpts{
 		Name: "passerelle_mirror_jobs_total",
@@ -35,10 +36,6 @@ var (
 		Name: "passerelle_redriven_requests_total",
 		Help: "Requests whose pending actions had nobody working on them (a stopped process's job) and were queued again.",
 	})
-	hookCalls = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "passerelle_webhook_calls_total",
-		Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",
-	}, []string{"hook", "status"})
 )
 
 // countJob records a mirroring job's outcome and returns err unchanged.

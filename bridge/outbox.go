@@ -11,18 +11,14 @@ import (
 
 // Outbox implements espaceclient.Outbox: it enqueues the mirroring jobs in
 // the transaction that stores the client's action, so a message the client saw
-// accepted is always mirrored, and one that was not stored never is. An
-// inbound webhook delivery carried by ctx is claimed in that transaction too
-// (claimDeliveryTx): a conflict with a concurrent delivery of the same id
-// fails the call, so the transaction stores nothing.
+// accepted is always mirrored, and one that was not stored never is. (The
+// customer space claims an inbound webhook delivery in that transaction
+// itself, before calling the Outbox.)
 func (b *Bridge) Outbox() espaceclient.Outbox { return outbox{b} }
 
 type outbox struct{ b *Bridge }
 
 func (o outbox) RequestCreated(ctx context.Context, tx pgx.Tx, req espaceclient.Request, first espaceclient.Message) error {
-	if err := claimDeliveryTx(ctx, tx, req.ID, first.ID); err != nil {
-		return err
-	}
 	if err := o.b.initDeadlinesTx(ctx, tx, req); err != nil {
 		return fmt.Errorf("computing the deadlines of %s: %w", req.Reference, err)
 	}
@@ -33,9 +29,6 @@ func (o outbox) RequestCreated(ctx context.Context, tx pgx.Tx, req espaceclient.
 }
 
 func (o outbox) MessageAdded(ctx context.Context, tx pgx.Tx, req espaceclient.Request, msg espaceclient.Message, reopen bool) error {
-	if err := claimDeliveryTx(ctx, tx, req.ID, msg.ID); err != nil {
-		return err
-	}
 	if _, err := o.b.river.InsertTx(ctx, tx, MirrorMessageArgs{RequestID: req.ID, MessageID: msg.ID, Reopen: reopen}, nil); err != nil {
 		return fmt.Errorf("enqueuing the mirroring of a message on %s: %w", req.Reference, err)
 	}
@@ -43,9 +36,6 @@ func (o outbox) MessageAdded(ctx context.Context, tx pgx.Tx, req espaceclient.Re
 }
 
 func (o outbox) RequestClosed(ctx context.Context, tx pgx.Tx, req espaceclient.Request, msg espaceclient.Message) error {
-	if err := claimDeliveryTx(ctx, tx, req.ID, msg.ID); err != nil {
-		return err
-	}
 	if _, err := o.b.river.InsertTx(ctx, tx, MirrorMessageArgs{RequestID: req.ID, MessageID: msg.ID, Close: true}, nil); err != nil {
 		return fmt.Errorf("enqueuing the closing of %s: %w", req.Reference, err)
 	}

@@ -14,8 +14,8 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
-	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
+	"passerelle/kratos/kratostest"
 	"passerelle/redmine"
 )
 

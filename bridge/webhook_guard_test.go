@@ -3,6 +3,7 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,13 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/internal/hookguard"
+	"passerelle/kratos"
 )
 
 // Tests of the hooks' bounds against callers who are not authenticated
-// (hooks_guard.go): nothing is read before the headers pass, bodies are
+// (internal/hookguard, used by both): nothing is read before the headers pass, bodies are
 // capped, a concurrency cap answers 503 and slow bodies are cut off. They run
 // on the real stack (the harness's database, Kratos), on a server whose
 // listener counts the bytes the server read from each connection.
@@ -60,21 +64,45 @@ func (c countingConn) CloseWrite() error {
 	return nil
 }
 
-// guardedServer is the harness's hooks on a counting listener; tweak may
-// lower their bounds before they serve.
-func (g *inboundRig) guardedServer(t *testing.T, identities Identities, tweak func(*Hooks)) (addr string, read *atomic.Int64) {
+// inboundRig posts to both hooks of the harness: the customer space's
+// POST /hooks/inbound (signed deliveries) and the bridge's POST /hooks/redmine.
+type inboundRig struct {
+	h      *harness
+	pool   *pgxpool.Pool
+	secret string
+}
+
+func newInboundRig(t *testing.T) *inboundRig {
+	t.Helper()
+	h := newHarness(t, harnessOpts{noStart: true})
+	return &inboundRig{h: h, pool: h.bridge.cfg.Pool, secret: h.cfg.Webhooks.InboundSecret.Reveal()}
+}
+
+// count runs a count(*) query.
+func (g *inboundRig) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := g.pool.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// guardedServer is the harness's hooks on a counting listener (both, as
+// cmd/passerelle/serve.go mounts them); tweak may lower their bounds before
+// they serve.
+func (g *inboundRig) guardedServer(t *testing.T, tweak func(*Hooks, *espaceclient.Inbound)) (addr string, read *atomic.Int64) {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	if identities == nil {
-		identities = espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)
-	}
 	svc := espaceclient.NewService(g.h.store, g.h.holder, g.h.bridge.Outbox(), time.Now)
-	hooks := NewHooks(g.h.bridge, g.h.holder, svc, identities, g.pool, log)
+	inbound := espaceclient.NewInbound(svc, kratos.NewDirectory(g.h.cfg.Kratos.AdminURL, nil), log)
+	hooks := NewHooks(g.h.bridge, g.h.holder, log)
 	if tweak != nil {
-		tweak(hooks)
+		tweak(hooks, inbound)
 	}
 	mux := http.NewServeMux()
+	inbound.Register(mux)
 	hooks.Register(mux)
 	srv := httptest.NewUnstartedServer(mux)
 	read = new(atomic.Int64)
@@ -193,7 +221,7 @@ func (g *inboundRig) storedTotals(t *testing.T) string {
 // signedHeaders are Standard Webhooks headers of id, signed over body.
 func (g *inboundRig) signedHeaders(id string, stamp time.Time, body []byte) map[string]string {
 	ts := strconv.FormatInt(stamp.Unix(), 10)
-	return map[string]string{"webhook-id": id, "webhook-timestamp": ts, "webhook-signature": SignStandardWebhook(g.secret, id, ts, body)}
+	return map[string]string{"webhook-id": id, "webhook-timestamp": ts, "webhook-signature": espaceclient.SignStandardWebhook(g.secret, id, ts, body)}
 }
 
 // A post that cannot be authentic from its headers alone is refused before
@@ -202,8 +230,8 @@ func (g *inboundRig) signedHeaders(id string, stamp time.Time, body []byte) map[
 // at the cap when it is chunked). Nothing is stored.
 func TestHooksRefuseBeforeReadingTheBody(t *testing.T) {
 	g := newInboundRig(t)
-	addr, read := g.guardedServer(t, nil, nil)
-	limit := inboundBodyLimit(g.h.cfg)
+	addr, read := g.guardedServer(t, nil)
+	limit := espaceclient.InboundBodyLimit(g.h.cfg)
 	const big = 30 << 20
 	now := time.Now()
 	cases := []struct {
@@ -260,22 +288,23 @@ func TestHooksRefuseBeforeReadingTheBody(t *testing.T) {
 func TestHooksConcurrencyCap(t *testing.T) {
 	g := newInboundRig(t)
 	var hooks *Hooks
-	addr, _ := g.guardedServer(t, nil, func(h *Hooks) {
-		h.inboundSlots, h.redmineSlots = newSlots(1), newSlots(1)
-		hooks = h
+	var inbound *espaceclient.Inbound
+	addr, _ := g.guardedServer(t, func(h *Hooks, in *espaceclient.Inbound) {
+		in.Bounds().Slots, h.redmine.Slots = hookguard.NewSlots(1), hookguard.NewSlots(1)
+		hooks, inbound = h, in
 	})
 	token := url.QueryEscape(g.h.cfg.Webhooks.RedmineSecret.Reveal())
 	cases := []struct {
 		name  string
-		slots func() slots
+		slots func() hookguard.Slots
 		// held is the post that takes the only slot; next is refused, then accepted.
 		held, next rawPost
 		wantAfter  int
 	}{
-		{"inbound", func() slots { return hooks.inboundSlots },
+		{"inbound", func() hookguard.Slots { return inbound.Bounds().Slots },
 			rawPost{path: "/hooks/inbound", size: 1000, header: g.signedHeaders("msg_"+uniqueName("held"), time.Now(), nil)},
 			rawPost{path: "/hooks/inbound", size: 10, header: g.signedHeaders("msg_"+uniqueName("next"), time.Now(), nil)}, 401},
-		{"redmine", func() slots { return hooks.redmineSlots },
+		{"redmine", func() hookguard.Slots { return hooks.redmine.Slots },
 			rawPost{path: "/hooks/redmine?token=" + token, size: 1000},
 			rawPost{path: "/hooks/redmine?token=" + token, size: 10}, 400},
 	}
@@ -311,20 +340,21 @@ func TestHooksConcurrencyCap(t *testing.T) {
 func TestHooksCutOffSlowBodies(t *testing.T) {
 	g := newInboundRig(t)
 	var hooks *Hooks
-	addr, _ := g.guardedServer(t, nil, func(h *Hooks) {
-		h.inboundReadTimeout, h.redmineReadTimeout = 300*time.Millisecond, 300*time.Millisecond
-		hooks = h
+	var inbound *espaceclient.Inbound
+	addr, _ := g.guardedServer(t, func(h *Hooks, in *espaceclient.Inbound) {
+		in.Bounds().ReadTimeout, h.redmine.ReadTimeout = 300*time.Millisecond, 300*time.Millisecond
+		hooks, inbound = h, in
 	})
 	token := url.QueryEscape(g.h.cfg.Webhooks.RedmineSecret.Reveal())
 	cases := []struct {
 		name  string
 		post  rawPost
-		slots func() slots
+		slots func() hookguard.Slots
 	}{
 		{"inbound", rawPost{path: "/hooks/inbound", size: 100_000, pause: 50 * time.Millisecond,
-			header: g.signedHeaders("msg_"+uniqueName("slow"), time.Now(), nil)}, func() slots { return hooks.inboundSlots }},
+			header: g.signedHeaders("msg_"+uniqueName("slow"), time.Now(), nil)}, func() hookguard.Slots { return inbound.Bounds().Slots }},
 		{"redmine", rawPost{path: "/hooks/redmine?token=" + token, size: 100_000, pause: 50 * time.Millisecond},
-			func() slots { return hooks.redmineSlots }},
+			func() hookguard.Slots { return hooks.redmine.Slots }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

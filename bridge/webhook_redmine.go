@@ -4,12 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/internal/hookguard"
 )
 
 // maxRedmineHookBody bounds a webhook body; the plugin's payload is a few KB.
@@ -28,7 +28,7 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	secret := h.holder.Get().Webhooks.RedmineSecret.Reveal()
 	if secret == "" {
 		log.Warn("redmine webhook called but webhooks.redmine_secret_file is not configured")
-		hookError(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
+		hookguard.Error(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
 		return
 	}
 	// The token (or the shape of the signature) is checked before a byte of
@@ -38,32 +38,32 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		log.Warn("redmine webhook refused: bad or missing secret or signature")
 		w.Header().Set("Connection", "close")
-		hookError(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
+		hookguard.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
-	release, ok := h.redmineSlots.tryAcquire()
+	release, ok := h.redmine.Slots.TryAcquire()
 	if !ok {
 		log.Warn("redmine webhook refused: too many deliveries in flight")
-		hookBusy(w, "redmine")
+		hookguard.Busy(w, "redmine")
 		return
 	}
 	defer release()
-	setReadDeadline(w, h.redmineReadTimeout)
-	body, err := readHookBody(w, r, maxRedmineHookBody, check)
+	hookguard.SetReadDeadline(w, h.redmine.ReadTimeout)
+	body, err := hookguard.ReadBody(w, r, maxRedmineHookBody, check)
 	if err != nil {
 		log.WithError(err).Warn("redmine webhook body refused")
-		bodyReadRefusal(w, "redmine", maxRedmineHookBody, err)
+		hookguard.ReadRefusal(w, "redmine", maxRedmineHookBody, err)
 		return
 	}
 	if err := check.Verify(); err != nil {
 		log.Warn("redmine webhook refused: bad signature")
-		hookError(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
+		hookguard.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
 	issueID, err := issueIDFromHook(body)
 	if err != nil {
 		log.WithError(err).Warn("redmine webhook refused: malformed payload")
-		hookError(w, "redmine", http.StatusBadRequest, "malformed", err.Error())
+		hookguard.Error(w, "redmine", http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
 	log = log.WithField("issue_id", issueID)
@@ -73,16 +73,16 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		log.WithError(err).Error("redmine webhook: looking up the issue")
-		hookError(w, "redmine", http.StatusInternalServerError, "internal", "try again")
+		hookguard.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	if err := h.bridge.Nudge(r.Context(), issueID); err != nil {
 		log.WithError(err).Error("redmine webhook: enqueuing the refresh")
-		hookError(w, "redmine", http.StatusInternalServerError, "internal", "try again")
+		hookguard.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	log.Info("redmine webhook: issue refresh enqueued")
-	hookCalls.WithLabelValues("redmine", "202").Inc()
+	hookguard.Count("redmine", http.StatusAccepted)
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -122,12 +122,4 @@ func issueIDFromHook(body []byte) (int, error) {
 		return 0, errors.New("no issue id in the payload (expected payload.issue.id or issue.id)")
 	}
 	return id, nil
-}
-
-func hookError(w http.ResponseWriter, hook string, status int, code, msg string) {
-	hookCalls.WithLabelValues(hook, strconv.Itoa(status)).Inc()
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

@@ -50,8 +50,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
 
-	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
+	"passerelle/kratos/kratostest"
 )
 
 // pollInterval is the Redmine poll interval every test configures.

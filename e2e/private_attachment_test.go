@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos/kratostest"
 )
 
 // A file staff attach together with a PRIVATE note never reaches the client

@@ -16,7 +16,7 @@ import (
 // {"error":{"code":"...","message":"...","field":"..."}} (see Error).
 type API struct {
 	svc      *Service
-	sessions SessionChecker
+	sessions Sessions
 	log      *logrus.Logger
 	// csrf refuses state-changing browser requests coming from another
 	// origin (Sec-Fetch-Site / Origin), since the session may be a cookie.
@@ -26,7 +26,7 @@ type API struct {
 }
 
 // NewAPI returns the API. log may be nil (a JSON logger on standard error).
-func NewAPI(svc *Service, sessions SessionChecker, log *logrus.Logger) *API {
+func NewAPI(svc *Service, sessions Sessions, log *logrus.Logger) *API {
 	if log == nil {
 		log = logrus.New()
 		log.SetFormatter(&logrus.JSONFormatter{})
@@ -177,12 +177,6 @@ func errText(e *Error) string {
 }
 
 // ---- JSON views ---------------------------------------------------------------
-
-// Transmission labels: whether the request has reached the agency's tools.
-const (
-	TransmissionPending = "en cours de transmission"
-	TransmissionDone    = "transmise à l'agence"
-)
 
 // requestSummary is a request as listed: no thread.
 type requestSummary struct {

@@ -14,7 +14,8 @@ import (
 	"time"
 
 	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 var referenceRe = regexp.MustCompile(`^D-\d{4}-\d{6}$`)
@@ -458,7 +459,7 @@ func TestAuthentication(t *testing.T) {
 	if res := forged.get("/api/v1/me"); res.status != http.StatusUnauthorized || res.errCode(t) != "unauthenticated" {
 		t.Fatalf("forged token: %d %s", res.status, res.body)
 	}
-	forgedCookie := &client{e: e, cookie: &http.Cookie{Name: SessionCookie, Value: "MTcwforged"}}
+	forgedCookie := &client{e: e, cookie: &http.Cookie{Name: kratos.SessionCookie, Value: "MTcwforged"}}
 	if res := forgedCookie.get("/api/v1/me"); res.status != http.StatusUnauthorized {
 		t.Fatalf("forged cookie: %d %s", res.status, res.body)
 	}
@@ -510,13 +511,13 @@ func TestAuthentication(t *testing.T) {
 func TestKratosUnreachable(t *testing.T) {
 	e := newEnv(t)
 	// A checker on a port where nothing listens.
-	api := NewAPI(e.svc, NewKratosSessions("http://127.0.0.1:1", nil), nil)
+	api := NewAPI(e.svc, kratos.NewSessions("http://127.0.0.1:1", nil), nil)
 	api.log.SetOutput(e.logs)
 	mux := http.NewServeMux()
 	api.Register(mux)
 	srv := httptestServer(t, mux)
 	req, _ := http.NewRequest(http.MethodGet, srv+"/api/v1/me", nil)
-	req.Header.Set(SessionTokenHeader, "ory_st_whatever")
+	req.Header.Set(kratos.SessionTokenHeader, "ory_st_whatever")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

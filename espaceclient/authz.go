@@ -136,21 +136,6 @@ func lockWritable(ctx context.Context, tx pgx.Tx, cfg *config.Config, id Identit
 	return req, nil
 }
 
-// French texts telling a client who can read a request (the owners' privacy
-// decision: tenants are told which of their requests their landlord reads).
-const (
-	// VisibilitySharedCategory is shown to tenants on the form, for a
-	// category shared with owners.
-	VisibilitySharedCategory = "Le propriétaire de votre logement pourra lire cette demande et les réponses de l'agence, sans pouvoir y répondre."
-	// VisibilityPrivateCategory is shown to tenants on the form, for a
-	// category not shared with owners.
-	VisibilityPrivateCategory = "Confidentielle : seuls vous et l'agence verrez cette demande ; le propriétaire de votre logement ne la voit pas."
-	// VisibilityPrivate is shown on a request only its author and the agency read.
-	VisibilityPrivate = "Seuls vous et l'agence voyez cette demande."
-	// VisibilityOwnerReader is shown to an owner reading a request filed on one of the owner's lots.
-	VisibilityOwnerReader = "Demande déposée sur l'un de vos lots : vous pouvez la consulter, seul son auteur peut y répondre."
-)
-
 // categoryVisibility is what a client of that role is told, on the form,
 // about who will read a request of cat ("" for owners: the text is for
 // tenants, whose landlord may read).
@@ -185,4 +170,11 @@ func replyRefusal(cfg *config.Config, id Identity, r Request) string {
 		return e.Message
 	}
 	return ""
+}
+
+func checkRole(id Identity) *Error {
+	if id.ID == "" || !validUUID(id.ID) || (id.Role != config.RoleTenant && id.Role != config.RoleOwner) {
+		return errNoRole
+	}
+	return nil
 }

@@ -9,7 +9,8 @@ import (
 	"testing"
 
 	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 // writeRefused checks a write answered 403 rights_changed.
@@ -73,7 +74,7 @@ func TestWritesRecheckCurrentRights(t *testing.T) {
 
 			// The service itself refuses, with the identity as Kratos gives it
 			// now (what the inbound webhook acts with).
-			id, err := NewIdentityDirectory(kratostest.AdminURL(t), nil).ByID(context.Background(), author.id)
+			id, err := kratos.NewDirectory(kratostest.AdminURL(t), nil).ByID(context.Background(), author.id)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,8 +10,8 @@ import (
 	"passerelle/database/dberr"
 )
 
-// ErrNotFound is returned by every lookup of the store (and by the identity
-// directory) when nothing matches, including a malformed id.
+// ErrNotFound is returned by every lookup of the store when nothing matches,
+// including a malformed id.
 var ErrNotFound = errors.New("espaceclient: not found")
 
 // Error is a refusal the client can understand: an HTTP status, a stable
@@ -110,8 +110,9 @@ func withCause(e *Error, cause error) *Error {
 	return &c
 }
 
-// asError turns any error into the *Error the client will see: a *Error
-// stays itself, ErrNotFound becomes a 404 and anything else a 500 "internal"
+// asError turns any error into the *Error the client will see: the typed
+// errors of a session check become theirs (sessionRefusal), a *Error stays
+// itself, ErrNotFound becomes a 404 and anything else a 500 "internal"
 // carrying the cause for the log.
 //
 // An unavailable database (dberr.Unavailable: PostgreSQL stopped or
@@ -120,6 +121,9 @@ func withCause(e *Error, cause error) *Error {
 // (internal, outbox_failed: River's insert failed on the same dead
 // connection).
 func asError(err error) *Error {
+	if e := sessionRefusal(err); e != nil {
+		return e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Status == http.StatusInternalServerError && dberr.Unavailable(e.Err) {

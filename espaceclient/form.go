@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 
 	"passerelle/config"
@@ -80,7 +81,7 @@ var errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "re
 // client reads the answer rather than a reset connection).
 func readSubmission(w http.ResponseWriter, r *http.Request, u config.Uploads, allowed []string, withFiles bool) (submission, error) {
 	sub := submission{fields: map[string]string{}}
-	isAllowed := func(name string) bool { return contains(allowed, name) }
+	isAllowed := func(name string) bool { return slices.Contains(allowed, name) }
 	ct := r.Header.Get("Content-Type")
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil && ct != "" {

@@ -21,8 +21,9 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
 	"passerelle/internal/testenv"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 // recordingOutbox is the test double of the bridge's Outbox (the seam where
@@ -134,9 +135,10 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	log := logrus.New()
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetOutput(e.logs)
-	api := NewAPI(e.svc, NewKratosSessions(cfg.Kratos.PublicURL, nil), log)
+	api := NewAPI(e.svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log)
 	mux := http.NewServeMux()
 	api.Register(mux)
+	NewInbound(e.svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 	t.Cleanup(func() {
@@ -210,7 +212,7 @@ func (c *client) do(method, path string, body io.Reader, contentType string) res
 		req.Header.Set("Content-Type", contentType)
 	}
 	if c.token != "" {
-		req.Header.Set(SessionTokenHeader, c.token)
+		req.Header.Set(kratos.SessionTokenHeader, c.token)
 	}
 	if c.cookie != nil {
 		req.AddCookie(c.cookie)
@@ -325,3 +327,8 @@ func httptestServer(t *testing.T, h http.Handler) string {
 }
 
 var _ = time.Second
+
+// uniqueName returns a value unique to this run, for lots and mandate numbers.
+func uniqueName(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%1e12)
+}

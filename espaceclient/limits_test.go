@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/kratos"
 )
 
 // Writing faster than limits.writes_per_minute answers 429 with Retry-After
@@ -125,7 +126,7 @@ func (c *client) doStreaming(body io.Reader, contentType string) response {
 		return response{status: -1, body: []byte(err.Error())}
 	}
 	req.Header.Set("Content-Type", contentType)
-	req.Header.Set(SessionTokenHeader, c.token)
+	req.Header.Set(kratos.SessionTokenHeader, c.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return response{status: -1, body: []byte(err.Error())}

@@ -7,35 +7,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"passerelle/config"
+	"passerelle/kratos"
 )
 
-// Identity is the authenticated client behind a Kratos session. Role, lots
-// and mandates come from the identity's metadata_public (only the Kratos admin
-// API writes it); traits (e-mail, name) are the user's own and are never used
-// for authorization.
-type Identity struct {
-	ID       string      `json:"id"`
-	Email    string      `json:"email"`
-	Name     string      `json:"name"`
-	Role     config.Role `json:"role"`
-	Lots     []string    `json:"lots"`
-	Mandates []string    `json:"mandates"`
-}
-
-// HoldsLot tells whether the identity holds a lot.
-func (id Identity) HoldsLot(lot string) bool { return contains(id.Lots, lot) }
-
-// HoldsMandate tells whether the identity holds a mandate.
-func (id Identity) HoldsMandate(m string) bool { return contains(id.Mandates, m) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+// Identity is the authenticated client behind a Kratos session (see
+// kratos.Identity: role, lots and mandates come from metadata_public only).
+type Identity = kratos.Identity
 
 // Request is a client request (a dossier) as stored.
 type Request struct {

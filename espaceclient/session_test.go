@@ -1,100 +1,21 @@
 package espaceclient
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
-	"reflect"
 	"strings"
 	"testing"
 
-	ory "github.com/ory/kratos-client-go"
+	"github.com/sirupsen/logrus"
 
-	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
-
-func TestSessionCredentials(t *testing.T) {
-	tests := []struct {
-		name          string
-		cookie, token string
-		wantCookie    string
-		wantToken     string
-	}{
-		{"nothing", "", "", "", ""},
-		{"only the kratos cookie is forwarded", "_ga=GA1.1; ory_kratos_session=MTY5abc-_=; other=secret", "",
-			"ory_kratos_session=MTY5abc-_=", ""},
-		{"no kratos cookie", "_ga=GA1.1; other=secret", "", "", ""},
-		{"token header", "", " ory_st_abc ", "", "ory_st_abc"},
-		{"both: only the token is sent", "ory_kratos_session=v", "t", "", "t"},
-		{"blank token: the cookie is sent", "ory_kratos_session=v", "  ", "ory_kratos_session=v", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := httptest.NewRequest("GET", "/api/v1/me", nil)
-			if tt.cookie != "" {
-				r.Header.Set("Cookie", tt.cookie)
-			}
-			if tt.token != "" {
-				r.Header.Set(SessionTokenHeader, tt.token)
-			}
-			c, tok := sessionCredentials(r)
-			if c != tt.wantCookie || tok != tt.wantToken {
-				t.Fatalf("got (%q, %q), want (%q, %q)", c, tok, tt.wantCookie, tt.wantToken)
-			}
-		})
-	}
-}
-
-func TestIdentityFromKratos(t *testing.T) {
-	const uid = "0b8f1f63-2b7e-4a52-9a0e-4b6b8f9b8c11"
-	traits := map[string]any{"email": "marie@example.test", "name": map[string]any{"first": "Marie", "last": "Curie"}}
-	tests := []struct {
-		name     string
-		traits   any
-		metadata string // JSON, "" = absent
-		want     Identity
-		wantErr  string // error code
-	}{
-		{"tenant", traits, `{"role":"tenant","lots":["A12"]}`,
-			Identity{ID: uid, Email: "marie@example.test", Name: "Marie Curie", Role: config.RoleTenant, Lots: []string{"A12"}, Mandates: []string{}}, ""},
-		{"owner with numbers as lots", traits, `{"role":"owner","lots":[12,"B3","B3",""],"mandates":["M-1"]}`,
-			Identity{ID: uid, Email: "marie@example.test", Name: "Marie Curie", Role: config.RoleOwner, Lots: []string{"12", "B3"}, Mandates: []string{"M-1"}}, ""},
-		{"no metadata", traits, "", Identity{}, "no_role"},
-		{"unknown role", traits, `{"role":"admin"}`, Identity{}, "no_role"},
-		{"role in traits is ignored", map[string]any{"email": "x@example.test", "role": "owner", "lots": []string{"A1"}}, `{}`, Identity{}, "no_role"},
-		{"malformed lots", traits, `{"role":"tenant","lots":"A12"}`, Identity{}, "no_role"},
-		{"no name", map[string]any{"email": "x@example.test"}, `{"role":"tenant"}`,
-			Identity{ID: uid, Email: "x@example.test", Role: config.RoleTenant, Lots: []string{}, Mandates: []string{}}, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ki := &ory.Identity{Id: uid, Traits: tt.traits}
-			if tt.metadata != "" {
-				var md any
-				if err := json.Unmarshal([]byte(tt.metadata), &md); err != nil {
-					t.Fatal(err)
-				}
-				ki.MetadataPublic = md
-			}
-			got, err := identityFromKratos(ki)
-			if tt.wantErr != "" {
-				var e *Error
-				if !errors.As(err, &e) || e.Code != tt.wantErr || e.Status != 403 {
-					t.Fatalf("got %v, want %s", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
-}
 
 // A valid token next to a stale or malformed session cookie is accepted
 // (only the token is sent to Kratos); a refused credential is a 401 logged
@@ -111,7 +32,7 @@ func TestTokenWinsOverStaleCookie(t *testing.T) {
 		cookie *http.Cookie
 		want   int
 	}{
-		{"valid token, malformed cookie", c.token, &http.Cookie{Name: SessionCookie, Value: "garbage"}, http.StatusOK},
+		{"valid token, malformed cookie", c.token, &http.Cookie{Name: kratos.SessionCookie, Value: "garbage"}, http.StatusOK},
 		{"valid token, revoked cookie of another identity", c.token, stale, http.StatusOK},
 		{"malformed token alone", "garbage", nil, http.StatusUnauthorized},
 		{"revoked cookie alone", "", stale, http.StatusUnauthorized},
@@ -134,5 +55,52 @@ func TestTokenWinsOverStaleCookie(t *testing.T) {
 	}
 	if !strings.Contains(logs, `"level":"warning"`) || !strings.Contains(logs, `"msg":"api call unauthenticated"`) {
 		t.Fatalf("no warning for the refused credentials:\n%s", logs)
+	}
+}
+
+// failingSessions is a Sessions whose Check always fails with err.
+type failingSessions struct{ err error }
+
+func (f failingSessions) Check(context.Context, *http.Request) (Identity, error) {
+	return Identity{}, f.err
+}
+
+// The JSON API answers the typed errors of package kratos as 401
+// unauthenticated, 403 no_role and 503 session_unavailable (with
+// Retry-After), bare or wrapping a cause.
+func TestSessionErrorsAnswers(t *testing.T) {
+	cause := errors.New("connection refused")
+	tests := []struct {
+		err    error
+		status int
+		code   string
+	}{
+		{kratos.ErrNoSession, http.StatusUnauthorized, "unauthenticated"},
+		{fmt.Errorf("%w: %w", kratos.ErrNoSession, cause), http.StatusUnauthorized, "unauthenticated"},
+		{kratos.ErrNoRole, http.StatusForbidden, "no_role"},
+		{kratos.ErrUnavailable, http.StatusServiceUnavailable, "session_unavailable"},
+		{fmt.Errorf("%w: %w", kratos.ErrUnavailable, cause), http.StatusServiceUnavailable, "session_unavailable"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			log := logrus.New()
+			log.SetOutput(io.Discard)
+			mux := http.NewServeMux()
+			NewAPI(nil, failingSessions{tt.err}, log).Register(mux)
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/me", nil))
+			var body struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+				t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+			}
+			if rec.Code != tt.status || body.Error.Code != tt.code || body.Error.Message == "" {
+				t.Fatalf("got %d %s, want %d %s", rec.Code, rec.Body, tt.status, tt.code)
+			}
+			if got := rec.Header().Get("Retry-After"); (tt.status == http.StatusServiceUnavailable) != (got != "") {
+				t.Fatalf("Retry-After %q on a %d", got, rec.Code)
+			}
+		})
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"passerelle/internal/textnorm"
 )
 
 // Store keeps the customer space's requests, messages and attachments in
@@ -87,25 +89,7 @@ type querier interface {
 // validUUID tells whether s is a UUID in its canonical text form; anything
 // else is answered ErrNotFound without asking PostgreSQL (which would reject
 // the cast with an error).
-func validUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func validUUID(s string) bool { return textnorm.IsUUID(s) }
 
 // notFound maps pgx.ErrNoRows to ErrNotFound.
 func notFound(err error) error {

@@ -6,7 +6,7 @@ import (
 	"os"
 	"time"
 
-	"passerelle/espaceclient"
+	"passerelle/kratos"
 )
 
 const identitiesUsage = `Manage the clients' Kratos identities (through Kratos' admin API, kratos.admin_url).
@@ -57,7 +57,7 @@ func cmdIdentities(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil)
+	dir := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
 	change := dir.Deactivate
 	if action == "activate" {
 		change = dir.Activate

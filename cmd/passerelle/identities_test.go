@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos/kratostest"
 )
 
 // whoami answers Kratos' GET /sessions/whoami for a session token.

@@ -19,6 +19,7 @@ import (
 	"passerelle/config"
 	"passerelle/database"
 	"passerelle/espaceclient"
+	"passerelle/kratos"
 	"passerelle/redmine"
 )
 
@@ -64,12 +65,13 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	}
 	svc := espaceclient.NewService(store, holder, br.Outbox(), time.Now)
 	svc.SetDueLabel(func(t time.Time) string { return bridge.DueLabel(holder.Get(), t) })
-	sessions := espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil)
-	directory := espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil)
+	sessions := kratos.NewSessions(cfg.Kratos.PublicURL, nil)
+	directory := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
 
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, sessions, log).Register(mux)
-	bridge.NewHooks(br, holder, svc, directory, pool, log).Register(mux)
+	espaceclient.NewInbound(svc, directory, log).Register(mux)
+	bridge.NewHooks(br, holder, log).Register(mux)
 	health := healthHandlers(pool)
 	health(mux)
 

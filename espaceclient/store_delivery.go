@@ -1,4 +1,4 @@
-package bridge
+package espaceclient
 
 import (
 	"context"
@@ -36,7 +36,7 @@ type delivery struct {
 	age time.Duration
 }
 
-// errDeliveryClaimed is returned by claimDeliveryTx, and so by the Outbox,
+// errDeliveryClaimed is returned by claimDeliveryTx, and so by the Service,
 // when another delivery of the same webhook-id committed its claim first; the
 // transaction must be rolled back so nothing is stored twice.
 var errDeliveryClaimed = errors.New("inbound delivery already claimed by a concurrent delivery")

@@ -1,4 +1,4 @@
-package espaceclient
+package kratos
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	ory "github.com/ory/kratos-client-go"
+
+	"passerelle/internal/textnorm"
 )
 
 // Kratos identity states (identity.state).
@@ -36,7 +38,7 @@ type IdentityChange struct {
 // order matters: once inactive, no new session can be created, so none
 // survives the deletion. Running it again on an inactive identity deletes its
 // sessions again and changes nothing else.
-func (d *IdentityDirectory) Deactivate(ctx context.Context, ref string) (IdentityChange, error) {
+func (d *Directory) Deactivate(ctx context.Context, ref string) (IdentityChange, error) {
 	return d.setState(ctx, ref, identityStateInactive)
 }
 
@@ -44,11 +46,11 @@ func (d *IdentityDirectory) Deactivate(ctx context.Context, ref string) (Identit
 // identity's sessions first: a session left from before a deactivation made
 // elsewhere (the Kratos admin API called directly) must not come back to
 // life; the client logs in again.
-func (d *IdentityDirectory) Activate(ctx context.Context, ref string) (IdentityChange, error) {
+func (d *Directory) Activate(ctx context.Context, ref string) (IdentityChange, error) {
 	return d.setState(ctx, ref, identityStateActive)
 }
 
-func (d *IdentityDirectory) setState(ctx context.Context, ref, state string) (IdentityChange, error) {
+func (d *Directory) setState(ctx context.Context, ref, state string) (IdentityChange, error) {
 	ki, err := d.lookup(ctx, ref)
 	if err != nil {
 		return IdentityChange{}, err
@@ -82,7 +84,7 @@ func (d *IdentityDirectory) setState(ctx context.Context, ref, state string) (Id
 
 // revokeSessions deletes every session of the identity (admin API DELETE
 // /admin/identities/{id}/sessions). Kratos answers 404 when there was none.
-func (d *IdentityDirectory) revokeSessions(ctx context.Context, id string) (bool, error) {
+func (d *Directory) revokeSessions(ctx context.Context, id string) (bool, error) {
 	resp, err := d.api.IdentityAPI.DeleteIdentitySessions(ctx, id).Execute()
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
@@ -98,9 +100,9 @@ func (d *IdentityDirectory) revokeSessions(ctx context.Context, id string) (bool
 
 // lookup finds the identity named by ref, whatever its state: a Kratos id, or
 // else a login e-mail (the credentials identifier the agency set).
-func (d *IdentityDirectory) lookup(ctx context.Context, ref string) (*ory.Identity, error) {
+func (d *Directory) lookup(ctx context.Context, ref string) (*ory.Identity, error) {
 	ref = strings.TrimSpace(ref)
-	if validUUID(ref) {
+	if textnorm.IsUUID(ref) {
 		ki, resp, err := d.api.IdentityAPI.GetIdentity(ctx, ref).Execute()
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()

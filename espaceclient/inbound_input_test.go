@@ -1,4 +1,4 @@
-package bridge
+package espaceclient
 
 import (
 	"context"
@@ -8,23 +8,23 @@ import (
 	"testing"
 	"time"
 
-	"passerelle/espaceclient"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos"
+	"passerelle/kratos/kratostest"
 )
 
 // countingIdentities is the real Kratos directory, counting the calls made
 // to it (to prove a malformed delivery reaches no Kratos call).
 type countingIdentities struct {
-	next  Identities
+	next  IdentityDirectory
 	calls atomic.Int64
 }
 
-func (c *countingIdentities) ByID(ctx context.Context, id string) (espaceclient.Identity, error) {
+func (c *countingIdentities) ByID(ctx context.Context, id string) (Identity, error) {
 	c.calls.Add(1)
 	return c.next.ByID(ctx, id)
 }
 
-func (c *countingIdentities) ByEmail(ctx context.Context, email string) (espaceclient.Identity, error) {
+func (c *countingIdentities) ByEmail(ctx context.Context, email string) (Identity, error) {
 	c.calls.Add(1)
 	return c.next.ByEmail(ctx, email)
 }
@@ -34,8 +34,8 @@ func (c *countingIdentities) ByEmail(ctx context.Context, email string) (espacec
 // refusal is not even recorded), so a sender does not retry it for ever.
 func TestInboundMalformedInputIsRefusedBeforeAnyCall(t *testing.T) {
 	g := newInboundRig(t)
-	ids := &countingIdentities{next: espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)}
-	addr, _ := g.guardedServer(t, ids, nil)
+	ids := &countingIdentities{next: kratos.NewDirectory(g.e.cfg.Get().Kratos.AdminURL, nil)}
+	addr, _ := g.guardedServer(t, ids)
 	email := fmt.Sprintf("%q", g.tenant.email)
 	msg := func(identity, reference string) string {
 		return `{"type":"message","identity":` + identity + `,"reference":` + reference + `,"body":"Bonjour"}`

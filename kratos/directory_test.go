@@ -1,4 +1,4 @@
-package espaceclient
+package kratos
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"testing"
 
 	"passerelle/config"
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos/kratostest"
 )
 
 // The identity directory against the stack's real Kratos admin API.
 func TestIdentityDirectory(t *testing.T) {
 	ctx := context.Background()
-	dir := NewIdentityDirectory(kratostest.AdminURL(t), nil)
+	dir := NewDirectory(kratostest.AdminURL(t), nil)
 	owner := kratostest.NewIdentity(t, kratostest.Options{First: "Jeanne", Last: "Bailleur", Verified: true,
 		MetadataPublic: map[string]any{"role": "owner", "lots": []string{"L1"}, "mandates": []string{"M-9"}}})
 
@@ -68,12 +68,12 @@ func TestIdentityDirectory(t *testing.T) {
 	t.Run("no role", func(t *testing.T) {
 		none := kratostest.NewIdentity(t, kratostest.Options{})
 		_, err := dir.ByID(ctx, none.ID)
-		if e := asError(err); e.Status != 403 || e.Code != "no_role" {
+		if !errors.Is(err, ErrNoRole) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("admin API down", func(t *testing.T) {
-		down := NewIdentityDirectory("http://127.0.0.1:1", nil)
+		down := NewDirectory("http://127.0.0.1:1", nil)
 		if _, err := down.ByID(ctx, owner.ID); err == nil || errors.Is(err, ErrNotFound) {
 			t.Fatalf("got %v", err)
 		}

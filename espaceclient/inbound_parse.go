@@ -1,4 +1,4 @@
-package bridge
+package espaceclient
 
 import (
 	"bytes"
@@ -10,8 +10,6 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"passerelle/espaceclient"
 )
 
 // Validation of an authenticated inbound delivery before anything else sees
@@ -119,7 +117,7 @@ func parseInbound(body []byte) (InboundMessage, *inboundRefusal) {
 	}
 	switch {
 	case in.Identity.ID != "":
-		if !isUUID(in.Identity.ID) {
+		if !validUUID(in.Identity.ID) {
 			return in, refuse(http.StatusUnprocessableEntity, "invalid_value", "identity.id",
 				"identity.id doit être l'identifiant Kratos du client (un UUID).")
 		}
@@ -141,7 +139,7 @@ func parseInbound(body []byte) (InboundMessage, *inboundRefusal) {
 			return in, refuse(http.StatusBadRequest, "malformed", fmt.Sprintf("attachments[%d].content_base64", i),
 				"attachments[%d].content_base64 n'est pas du base64 valide (alphabet standard, avec le remplissage =).", i)
 		}
-		in.files = append(in.files, espaceclient.Upload{Filename: a.Filename, Data: data})
+		in.files = append(in.files, Upload{Filename: a.Filename, Data: data})
 	}
 	return in, nil
 }
@@ -191,27 +189,6 @@ func joinPath(path, name string) string {
 		return name
 	}
 	return path + "." + name
-}
-
-// isUUID tells whether s is a UUID in its canonical 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // plausibleEmail is a cheap shape check of an address (one @, something on

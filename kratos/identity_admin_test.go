@@ -1,33 +1,50 @@
-package espaceclient
+package kratos
 
 import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"passerelle/espaceclient/kratostest"
+	"passerelle/kratos/kratostest"
 )
 
-// meStatus answers GET /api/v1/me with that session token.
-func meStatus(e *env, id, token string) (int, string) {
-	res := (&client{e: e, id: id, token: token}).get("/api/v1/me")
-	return res.status, string(res.body)
+// meStatus checks a session token as GET /api/v1/me does (Sessions.Check)
+// and answers the status the customer space's API gives it: 200 for a
+// session of identity id, 401 ErrNoSession, 403 ErrNoRole, 503 ErrUnavailable.
+func meStatus(t *testing.T, id, token string) (int, string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/me", nil)
+	r.Header.Set(SessionTokenHeader, token)
+	got, err := NewSessions(kratostest.PublicURL(t), nil).Check(context.Background(), r)
+	switch {
+	case err == nil && got.ID == id:
+		return http.StatusOK, got.ID
+	case err == nil:
+		return http.StatusInternalServerError, "session of another identity: " + got.ID
+	case errors.Is(err, ErrNoSession):
+		return http.StatusUnauthorized, err.Error()
+	case errors.Is(err, ErrNoRole):
+		return http.StatusForbidden, err.Error()
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, err.Error()
+	}
+	return http.StatusInternalServerError, err.Error()
 }
 
 // Deactivating an identity deletes its sessions: once re-activated, its old
 // session tokens stay refused (Kratos keeps an inactive identity's sessions
 // and honours them again on re-activation unless they are deleted).
 func TestDeactivateRevokesEverySession(t *testing.T) {
-	e := newEnv(t)
 	ctx := context.Background()
-	dir := NewIdentityDirectory(kratostest.AdminURL(t), nil)
+	dir := NewDirectory(kratostest.AdminURL(t), nil)
 	who := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "tenant", "lots": []string{"A12"}}})
 	phone := kratostest.Login(t, who.Email, who.Password)
 	laptop := kratostest.Login(t, who.Email, who.Password)
 	for _, tok := range []string{phone, laptop} {
-		if st, body := meStatus(e, who.ID, tok); st != http.StatusOK {
+		if st, body := meStatus(t, who.ID, tok); st != http.StatusOK {
 			t.Fatalf("before: %d %s", st, body)
 		}
 	}
@@ -39,7 +56,7 @@ func TestDeactivateRevokesEverySession(t *testing.T) {
 	if ch.ID != who.ID || ch.PreviousState != "active" || ch.State != "inactive" || !ch.SessionsRevoked {
 		t.Fatalf("deactivate: %+v", ch)
 	}
-	if st, body := meStatus(e, who.ID, phone); st != http.StatusUnauthorized {
+	if st, body := meStatus(t, who.ID, phone); st != http.StatusUnauthorized {
 		t.Fatalf("inactive: %d %s, want 401", st, body)
 	}
 
@@ -51,12 +68,12 @@ func TestDeactivateRevokesEverySession(t *testing.T) {
 		t.Fatalf("activate: %+v (no session should be left to revoke)", ch)
 	}
 	for name, tok := range map[string]string{"phone": phone, "laptop": laptop} {
-		if st, body := meStatus(e, who.ID, tok); st != http.StatusUnauthorized {
+		if st, body := meStatus(t, who.ID, tok); st != http.StatusUnauthorized {
 			t.Errorf("re-activated identity, old %s session: %d %s, want 401", name, st, body)
 		}
 	}
 	fresh := kratostest.Login(t, who.Email, who.Password)
-	if st, body := meStatus(e, who.ID, fresh); st != http.StatusOK {
+	if st, body := meStatus(t, who.ID, fresh); st != http.StatusOK {
 		t.Fatalf("re-activated identity, new login: %d %s", st, body)
 	}
 
@@ -79,21 +96,20 @@ func TestDeactivateRevokesEverySession(t *testing.T) {
 // (deploy/kratos/kratos.yml selfservice.flows.settings.after.password): the
 // identity's other sessions are refused, the one that changed it goes on.
 func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
-	e := newEnv(t)
 	who := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "owner", "lots": []string{"L1"}}})
 	mine := kratostest.Login(t, who.Email, who.Password)
 	stolen := kratostest.Login(t, who.Email, who.Password)
-	if st, body := meStatus(e, who.ID, stolen); st != http.StatusOK {
+	if st, body := meStatus(t, who.ID, stolen); st != http.StatusOK {
 		t.Fatalf("before: %d %s", st, body)
 	}
 	st, raw := kratostest.UpdateSettings(t, mine, map[string]any{"method": "password", "password": "nouveau-" + who.Password})
 	if st != http.StatusOK {
 		t.Fatalf("password change: %d %s", st, raw)
 	}
-	if st, body := meStatus(e, who.ID, stolen); st != http.StatusUnauthorized {
+	if st, body := meStatus(t, who.ID, stolen); st != http.StatusUnauthorized {
 		t.Errorf("other session after the password change: %d %s, want 401", st, body)
 	}
-	if st, body := meStatus(e, who.ID, mine); st != http.StatusOK {
+	if st, body := meStatus(t, who.ID, mine); st != http.StatusOK {
 		t.Errorf("the session that changed the password: %d %s, want 200", st, body)
 	}
 }
@@ -102,14 +118,13 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 // (selfservice.flows.recovery.after.hooks): whoever recovers the account ends
 // every other session.
 func TestRecoveryRevokesOtherSessions(t *testing.T) {
-	e := newEnv(t)
 	who := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "tenant", "lots": []string{"A12"}}})
 	stolen := kratostest.Login(t, who.Email, who.Password)
-	if st, body := meStatus(e, who.ID, stolen); st != http.StatusOK {
+	if st, body := meStatus(t, who.ID, stolen); st != http.StatusOK {
 		t.Fatalf("before: %d %s", st, body)
 	}
 	kratostest.Recover(t, who.ID)
-	if st, body := meStatus(e, who.ID, stolen); st != http.StatusUnauthorized {
+	if st, body := meStatus(t, who.ID, stolen); st != http.StatusUnauthorized {
 		t.Fatalf("session from before the recovery: %d %s, want 401", st, body)
 	}
 }
@@ -130,7 +145,7 @@ func TestLoginEmailNotEditableBySelfService(t *testing.T) {
 	if got := kratostest.Traits(t, who.ID)["email"]; got != who.Email {
 		t.Fatalf("traits.email is now %v, want %s (set by the agency)", got, who.Email)
 	}
-	dir := NewIdentityDirectory(kratostest.AdminURL(t), nil)
+	dir := NewDirectory(kratostest.AdminURL(t), nil)
 	if _, err := dir.ByEmail(context.Background(), forged); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the forged address finds an identity: %v", err)
 	}

@@ -1,4 +1,4 @@
-package bridge
+package espaceclient
 
 import (
 	"bytes"
@@ -21,23 +21,29 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
-	"passerelle/espaceclient"
+	"passerelle/kratos"
 )
 
-// inboundRig sends signed deliveries to POST /hooks/inbound of the harness
-// and of stand-in "processes" sharing its database.
+// inboundRig sends signed deliveries to POST /hooks/inbound of the test's
+// customer space and of stand-in "processes" sharing its database.
 type inboundRig struct {
-	h      *harness
+	e      *env
 	pool   *pgxpool.Pool
 	secret string
 	tenant *client
 }
 
+// inboundSecret signs the rig's deliveries.
+const inboundSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
 func newInboundRig(t *testing.T) *inboundRig {
 	t.Helper()
-	h := newHarness(t, harnessOpts{noStart: true})
-	return &inboundRig{h: h, pool: h.bridge.cfg.Pool, secret: h.cfg.Webhooks.InboundSecret.Reveal(),
-		tenant: h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)}
+	e := newEnv(t, func(c *config.Config) {
+		c.Webhooks.InboundSecret = inboundSecret
+		c.Webhooks.InboundTolerance = config.DefaultInboundTolerate
+	})
+	return &inboundRig{e: e, pool: e.pool, secret: inboundSecret,
+		tenant: e.newClient(string(config.RoleTenant), []string{uniqueName("LOT")}, nil)}
 }
 
 // send posts one signed delivery to base (a server's URL). err is set when
@@ -60,7 +66,7 @@ func (g *inboundRig) send(base, id string, body []byte) (int, string, error) {
 // mustSend is send to the harness's own server, which must answer.
 func (g *inboundRig) mustSend(t *testing.T, id string, body []byte) (int, string) {
 	t.Helper()
-	code, resp, err := g.send(g.h.srv.URL, id, body)
+	code, resp, err := g.send(g.e.srv.URL, id, body)
 	if err != nil {
 		t.Fatalf("delivery %s: %v", id, err)
 	}
@@ -106,46 +112,46 @@ func (g *inboundRig) stored(t *testing.T, subject, text string) (requests, messa
 
 // process starts another "process" on the same database: the same hooks
 // with the customer space's service built on outbox and identities.
-func (g *inboundRig) process(t *testing.T, wrap func(espaceclient.Outbox) espaceclient.Outbox, identities Identities) *httptest.Server {
+func (g *inboundRig) process(t *testing.T, wrap func(Outbox) Outbox, identities IdentityDirectory) *httptest.Server {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	ob := g.h.bridge.Outbox()
+	var ob Outbox = g.e.outbox
 	if wrap != nil {
 		ob = wrap(ob)
 	}
 	if identities == nil {
-		identities = espaceclient.NewIdentityDirectory(g.h.cfg.Kratos.AdminURL, nil)
+		identities = kratos.NewDirectory(g.e.cfg.Get().Kratos.AdminURL, nil)
 	}
-	svc := espaceclient.NewService(g.h.store, g.h.holder, ob, time.Now)
+	svc := NewService(g.e.store, g.e.cfg, ob, time.Now)
 	mux := http.NewServeMux()
-	NewHooks(g.h.bridge, g.h.holder, svc, identities, g.pool, log).Register(mux)
+	NewInbound(svc, identities, log).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-// crashingOutbox does the real outbox's work in the transaction, then the
+// crashingOutbox does the next outbox's work in the transaction, then the
 // process "dies" before the commit: the handler is aborted (net/http drops
 // the connection) and the transaction is rolled back, as PostgreSQL does for
 // a dead client. Nothing after that point in the handler runs.
-type crashingOutbox struct{ next espaceclient.Outbox }
+type crashingOutbox struct{ next Outbox }
 
-func (c crashingOutbox) RequestCreated(ctx context.Context, tx pgx.Tx, req espaceclient.Request, first espaceclient.Message) error {
+func (c crashingOutbox) RequestCreated(ctx context.Context, tx pgx.Tx, req Request, first Message) error {
 	if err := c.next.RequestCreated(ctx, tx, req, first); err != nil {
 		return err
 	}
 	panic(http.ErrAbortHandler)
 }
 
-func (c crashingOutbox) MessageAdded(ctx context.Context, tx pgx.Tx, req espaceclient.Request, msg espaceclient.Message, reopen bool) error {
+func (c crashingOutbox) MessageAdded(ctx context.Context, tx pgx.Tx, req Request, msg Message, reopen bool) error {
 	if err := c.next.MessageAdded(ctx, tx, req, msg, reopen); err != nil {
 		return err
 	}
 	panic(http.ErrAbortHandler)
 }
 
-func (c crashingOutbox) RequestClosed(ctx context.Context, tx pgx.Tx, req espaceclient.Request, msg espaceclient.Message) error {
+func (c crashingOutbox) RequestClosed(ctx context.Context, tx pgx.Tx, req Request, msg Message) error {
 	if err := c.next.RequestClosed(ctx, tx, req, msg); err != nil {
 		return err
 	}
@@ -223,7 +229,7 @@ func jsonShape(t *testing.T, doc string) []string {
 func TestInboundDeliveryCrashedBeforeCommitIsProcessedOnRetry(t *testing.T) {
 	g := newInboundRig(t)
 	_, reference := g.seedRequest(t)
-	crashed := g.process(t, func(o espaceclient.Outbox) espaceclient.Outbox { return crashingOutbox{o} }, nil)
+	crashed := g.process(t, func(o Outbox) Outbox { return crashingOutbox{o} }, nil)
 	ctx := context.Background()
 	crash := func(t *testing.T, id string, body []byte) {
 		if code, resp, err := g.send(crashed.URL, id, body); err == nil {
@@ -395,7 +401,7 @@ func TestInboundConcurrentDeliveriesOfOneIDStoreOnce(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					code, resp, err := g.send(g.h.srv.URL, id, body)
+					code, resp, err := g.send(g.e.srv.URL, id, body)
 					results[i] = result{code, resp, err}
 				}()
 			}
@@ -430,12 +436,12 @@ func TestInboundConcurrentDeliveriesOfOneIDStoreOnce(t *testing.T) {
 // failingIdentities stands for Kratos being unreachable.
 type failingIdentities struct{}
 
-func (failingIdentities) ByID(context.Context, string) (espaceclient.Identity, error) {
-	return espaceclient.Identity{}, errors.New("kratos unreachable")
+func (failingIdentities) ByID(context.Context, string) (Identity, error) {
+	return Identity{}, errors.New("kratos unreachable")
 }
 
-func (failingIdentities) ByEmail(context.Context, string) (espaceclient.Identity, error) {
-	return espaceclient.Identity{}, errors.New("kratos unreachable")
+func (failingIdentities) ByEmail(context.Context, string) (Identity, error) {
+	return Identity{}, errors.New("kratos unreachable")
 }
 
 // A refusal (4xx, nothing stored) is recorded: its repeat gets the same
@@ -455,7 +461,7 @@ func TestInboundRefusalsAreRecordedAndFailuresAreNot(t *testing.T) {
 		wantStored int
 	}{
 		{"unknown identity refused, repeat refused the same", func(id, subject, text string) (string, []byte) {
-			return g.h.srv.URL, []byte(fmt.Sprintf(`{"type":"request","identity":{"email":"nobody-%s@example.invalid"},"request":{"category":"autre","subject":%q,"body":%q}}`, id, subject, text))
+			return g.e.srv.URL, []byte(fmt.Sprintf(`{"type":"request","identity":{"email":"nobody-%s@example.invalid"},"request":{"category":"autre","subject":%q,"body":%q}}`, id, subject, text))
 		}, 422, 422, 0},
 		{"identities unavailable, retry processed", func(id, subject, text string) (string, []byte) {
 			return failing.URL, g.requestBody(subject, text)

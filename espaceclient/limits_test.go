@@ -92,6 +92,13 @@ func TestUploadConcurrencyLimit(t *testing.T) {
 		if second.status == http.StatusTooManyRequests || time.Now().After(deadline) {
 			break
 		}
+		select {
+		case res := <-first:
+			// The premise failed (the held upload ended early): say so
+			// rather than report a missing 429.
+			t.Fatalf("the held upload ended before any second one was refused: %d %s", res.status, res.body)
+		default:
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if second.status != http.StatusTooManyRequests || second.errCode(t) != "too_many_uploads" || second.header.Get("Retry-After") == "" {

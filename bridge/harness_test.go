@@ -85,7 +85,7 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
-	svc.SetDueLabel(func(t time.Time) string { return DueLabel(h.holder.Get(), t) })
+	svc.SetDueLabel(h.bridge.Deadlines().DueLabel)
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, espaceclient.NewKratosSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
 	NewHooks(h.bridge, h.holder, svc, espaceclient.NewIdentityDirectory(cfg.Kratos.AdminURL, nil), pool, log).Register(mux)

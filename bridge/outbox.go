@@ -23,7 +23,7 @@ func (o outbox) RequestCreated(ctx context.Context, tx pgx.Tx, req espaceclient.
 	if err := claimDeliveryTx(ctx, tx, req.ID, first.ID); err != nil {
 		return err
 	}
-	if err := o.b.initDeadlinesTx(ctx, tx, req); err != nil {
+	if err := o.b.deadlines.InitTx(ctx, tx, req.ID); err != nil {
 		return fmt.Errorf("computing the deadlines of %s: %w", req.Reference, err)
 	}
 	if _, err := o.b.river.InsertTx(ctx, tx, MirrorRequestArgs{RequestID: req.ID}, nil); err != nil {

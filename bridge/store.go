@@ -205,27 +205,7 @@ func (s syncStore) strandedRequests(ctx context.Context, grace time.Duration, li
 // runs) never mirror the same request at once. ok is false when another
 // holder has it.
 func (s syncStore) withRequestLock(ctx context.Context, requestID string, fn func() error) (ok bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("acquiring a connection for the request lock: %w", err)
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($2, hashtext($1))`, requestID, database.LockRequest).Scan(&got); err != nil {
-		return false, fmt.Errorf("taking the request lock: %w", err)
-	}
-	if !got {
-		return false, nil
-	}
-	defer func() {
-		// Unlock on a fresh context: the job's may be cancelled.
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($2, hashtext($1))`, requestID, database.LockRequest); uerr != nil {
-			conn.Conn().Close(uctx) // closing the session releases the lock
-		}
-	}()
-	return true, fn()
+	return database.WithSessionLock(ctx, s.pool, database.LockRequest, requestID, fn)
 }
 
 // MirrorErrors lists, one line each, for `passerelle check --live`: the

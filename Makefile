@@ -30,7 +30,7 @@ test-e2e: stack
 
 # Tests that need no service (they skip, or fail under CI=true, without the stack).
 unit:
-	$(GO) test -count=1 ./config ./redmine ./bridge/sla
+	$(GO) test -count=1 ./config ./redmine ./deadlines/sla
 
 # Formatting and vet.
 check:

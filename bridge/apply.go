@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"passerelle/deadlines"
 	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
@@ -151,7 +152,7 @@ func (b *Bridge) applyIssue(ctx context.Context, requestID string, issue redmine
 			return err
 		}
 	}
-	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
+	b.deadlines.AfterEvent(ctx, log, req.ID, deadlines.IssueDueField(cfg, issue))
 	if held || hold {
 		log.Debug("client action not in Redmine yet: status changes held back")
 		return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/deadlines"
 	"passerelle/internal/logging"
 	"passerelle/redmine"
 )
@@ -54,6 +55,11 @@ type Bridge struct {
 	rm    *redmine.Client
 	sync  syncStore
 	river *river.Client[pgx.Tx]
+
+	// deadlines is what the sync jobs call of the deadlines product;
+	// deadlinesSvc is the whole service (Deadlines), the same value.
+	deadlines    deadlineHooks
+	deadlinesSvc *deadlines.Service
 
 	dirMu     sync.Mutex
 	dir       *redmine.Directory
@@ -132,11 +138,17 @@ func New(cfg Config) (*Bridge, error) {
 		return err
 	}))
 
-	b.registerDeadlineWorkers(workers)
+	dl, err := deadlines.New(deadlines.Config{Holder: cfg.Holder, Pool: cfg.Pool, Redmine: cfg.Redmine, Directory: b.directory,
+		Log: cfg.Log, Now: func() time.Time { return b.cfg.Now() }})
+	if err != nil {
+		return nil, err
+	}
+	b.deadlines, b.deadlinesSvc = dl, dl
+	dl.Register(workers)
 
 	var periodic []*river.PeriodicJob
 	if !cfg.NoPeriodic {
-		periodic = append(periodic, b.deadlinePeriodicJobs()...)
+		periodic = append(periodic, dl.PeriodicJobs()...)
 		interval := cfg.Holder.Get().Redmine.PollInterval
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
@@ -172,6 +184,7 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, fmt.Errorf("creating the job queue client: %w", err)
 	}
 	b.river = rc
+	dl.SetJobClient(rc)
 	return b, nil
 }
 
@@ -282,13 +295,4 @@ func (p *backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	d := time.Duration(math.Min(float64(p.max), float64(2*time.Second)*math.Pow(2, float64(job.Attempt-1))))
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Now().Add(time.Duration(float64(d) * jitter))
-}
-
-// FormatDueForStaff writes a due time for the "Échéance réponse" custom field.
-func FormatDueForStaff(t time.Time, cfg *config.Config) string {
-	loc, err := time.LoadLocation(cfg.Calendar.TimeZone)
-	if err != nil {
-		loc = time.UTC
-	}
-	return t.In(loc).Format("2006-01-02 15:04")
 }

@@ -86,7 +86,7 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
-	svc.SetDueLabel(func(t time.Time) string { return DueLabel(h.holder.Get(), t) })
+	svc.SetDueLabel(h.bridge.Deadlines().DueLabel)
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
 	espaceclient.NewInbound(svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)

@@ -2,10 +2,10 @@ package bridge
 
 import (
 	"regexp"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"passerelle/internal/textile"
 )
 
 // Client text in Redmine (issue 10 item 4).
@@ -114,44 +114,12 @@ func fold(line string, width int) []string {
 	return append(out, line)
 }
 
-// inlineText returns s on one line, with every character that could take
-// part in Textile or Redmine markup written as a numeric character
-// reference. Letters (accented included), combining marks, spaces and
-// apostrophes are kept as they are, so a plain name reads unchanged.
-func inlineText(s string) string {
-	s = oneLine(s)
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == ' ' || r == '\'' || r == '’' || unicode.IsLetter(r) || unicode.IsMark(r):
-			b.WriteRune(r)
-		default:
-			b.WriteString("&#" + strconv.Itoa(int(r)) + ";")
-		}
-	}
-	return b.String()
-}
-
-// markerLine is how a marker is written: alone on the last line, in italics.
-func markerLine(marker string) string {
-	return "_" + marker + "_"
-}
-
-// hasTrailingMarker reports whether text (a journal's notes, an issue's
-// description) ends with Passerelle's marker line for marker. Only the last
-// non-blank line counts: a copy inside the client's text is never last,
-// because Passerelle writes the client's text, in a verbatim block, before
-// its marker.
-func hasTrailingMarker(text, marker string) bool {
-	return lastLine(text) == markerLine(marker)
-}
-
-// lastLine returns the last non-blank line of text, without surrounding
-// spaces (Redmine stores line ends as \r\n).
-func lastLine(text string) string {
-	text = strings.TrimRight(text, " \t\r\n")
-	if i := strings.LastIndexAny(text, "\r\n"); i >= 0 {
-		text = text[i+1:]
-	}
-	return strings.TrimSpace(text)
-}
+// The inline and marker helpers live in internal/textile, which the
+// deadlines package shares (its escalation note has a name and a marker).
+var (
+	inlineText        = textile.Inline
+	markerLine        = textile.MarkerLine
+	hasTrailingMarker = textile.HasTrailingMarker
+	oneLine           = textile.OneLine
+	lastLine          = textile.LastLine
+)

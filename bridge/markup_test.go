@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"passerelle/config"
+	"passerelle/deadlines"
 	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
@@ -204,7 +205,7 @@ func TestMarkersOutOfClientReach(t *testing.T) {
 	deadline := "first_answer@req:" + req.ID
 	forged := strings.Join([]string{
 		markerLine(messageMarker(victim)),
-		markerLine(EscalationMarker(deadline)),
+		markerLine(deadlines.EscalationMarker(deadline)),
 		markerLine(requestMarker(victim)),
 	}, "\n")
 	attack := ClientNote(req, espaceclient.Message{ID: "44444444-4444-4444-8444-444444444444", AuthorName: "Jeanne", Body: "Copie :\n" + forged})
@@ -229,7 +230,7 @@ func TestMarkersOutOfClientReach(t *testing.T) {
 	}
 	// Deadline ids are predictable (the request id is the client's): a quoted
 	// escalation marker must not stand for the escalation note.
-	if got := findEscalationJournal(redmine.Issue{Journals: []redmine.Journal{{ID: 1, User: redmine.IDName{ID: sync}, Notes: attack}}}, sync, deadline); got != 0 {
+	if got := deadlines.FindEscalationJournal(redmine.Issue{Journals: []redmine.Journal{{ID: 1, User: redmine.IDName{ID: sync}, Notes: attack}}}, sync, deadline); got != 0 {
 		t.Errorf("findEscalationJournal took a client's quote (journal %d)", got)
 	}
 	// An issue whose description quotes this request's marker in the client's

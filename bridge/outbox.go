@@ -19,7 +19,7 @@ func (b *Bridge) Outbox() espaceclient.Outbox { return outbox{b} }
 type outbox struct{ b *Bridge }
 
 func (o outbox) RequestCreated(ctx context.Context, tx pgx.Tx, req espaceclient.Request, first espaceclient.Message) error {
-	if err := o.b.initDeadlinesTx(ctx, tx, req); err != nil {
+	if err := o.b.deadlines.InitTx(ctx, tx, req.ID); err != nil {
 		return fmt.Errorf("computing the deadlines of %s: %w", req.Reference, err)
 	}
 	if _, err := o.b.river.InsertTx(ctx, tx, MirrorRequestArgs{RequestID: req.ID}, nil); err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"passerelle/config"
+	"passerelle/database"
 )
 
 // The sweep's logic: which requests count as stranded. The promise itself
@@ -55,11 +56,11 @@ func TestRedriveFindsOnlyRequestsNobodyWorksOn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, hashtext($1))`, id, requestLockClass); err != nil {
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, hashtext($1))`, id, database.LockRequest); err != nil {
 				t.Fatal(err)
 			}
 			return func() {
-				_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($2, hashtext($1))`, id, requestLockClass)
+				_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($2, hashtext($1))`, id, database.LockRequest)
 				conn.Release()
 			}
 		}, false},

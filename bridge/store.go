@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"passerelle/config"
+	"passerelle/database"
 	"passerelle/espaceclient"
 )
 
@@ -160,10 +161,6 @@ func (s syncStore) markJournalsApplied(ctx context.Context, issueID int, journal
 	return nil
 }
 
-// requestLockClass is the first key of a request's advisory lock (the second
-// is hashtext of its id); strandedRequests looks for it in pg_locks.
-const requestLockClass = 7411
-
 // strandedRequests lists (at most limit) requests whose client actions wait
 // with no one to apply them: an action older than grace is pending, the
 // request is not stopped, no mirroring job of it is queued (available,
@@ -192,7 +189,7 @@ func (s syncStore) strandedRequests(ctx context.Context, grace time.Duration, li
 			WHERE l.locktype = 'advisory' AND l.granted
 			  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 			  AND l.classid = $2 AND l.objid = hashtext(p.request_id::text)::oid AND l.objsubid = 2)
-		ORDER BY p.oldest LIMIT $3`, grace.Seconds(), requestLockClass, limit)
+		ORDER BY p.oldest LIMIT $3`, grace.Seconds(), database.LockRequest, limit)
 	if err != nil {
 		return nil, fmt.Errorf("looking for stranded requests: %w", err)
 	}
@@ -208,27 +205,7 @@ func (s syncStore) strandedRequests(ctx context.Context, grace time.Duration, li
 // runs) never mirror the same request at once. ok is false when another
 // holder has it.
 func (s syncStore) withRequestLock(ctx context.Context, requestID string, fn func() error) (ok bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, fmt.Errorf("acquiring a connection for the request lock: %w", err)
-	}
-	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($2, hashtext($1))`, requestID, requestLockClass).Scan(&got); err != nil {
-		return false, fmt.Errorf("taking the request lock: %w", err)
-	}
-	if !got {
-		return false, nil
-	}
-	defer func() {
-		// Unlock on a fresh context: the job's may be cancelled.
-		uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($2, hashtext($1))`, requestID, requestLockClass); uerr != nil {
-			conn.Conn().Close(uctx) // closing the session releases the lock
-		}
-	}()
-	return true, fn()
+	return database.WithSessionLock(ctx, s.pool, database.LockRequest, requestID, fn)
 }
 
 // MirrorErrors lists, one line each, for `passerelle check --live`: the

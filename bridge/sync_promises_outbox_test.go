@@ -19,6 +19,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
+	"passerelle/internal/testenv"
 	"passerelle/redmine"
 )
 
@@ -223,7 +224,7 @@ func TestSyncFollowUpsReachRedmineInTheClientsOrder(t *testing.T) {
 // the attempts cap never ends the retries before it: with the production
 // policy (max_retry_delay 5 m, jitter) the attempts span at least the budget.
 func TestSyncRetryBudgetMatchesTheDocs(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := testenv.ExampleConfig(t)
 	const documented = 72 * time.Hour
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {

@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"passerelle/bridge/sla"
 	"passerelle/config"
+	"passerelle/deadlines"
+	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
@@ -296,7 +297,7 @@ func TestSyncStaffAnswerAfterFollowUpAnswersItWhateverTheClocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := ComputeRequestDeadlines(h.cfg, thread)
+	rd, err := deadlines.ComputeRequestDeadlines(h.cfg, thread)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,10 +130,6 @@ func findMarkedJournal(is redmine.Issue, syncUserID int, messageID string) int {
 	return 0
 }
 
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
-
 func truncateRunes(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s

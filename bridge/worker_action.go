@@ -90,7 +90,7 @@ func (b *Bridge) mirrorActionLocked(ctx context.Context, log *logrus.Entry, req 
 		return redmine.Issue{}, err
 	}
 	log.WithField("journal_id", jid).Info("client message mirrored to Redmine")
-	b.afterDeadlineEvent(ctx, log, req.ID, nil)
+	b.deadlines.AfterEvent(ctx, log, req.ID, nil)
 	if up.StatusID != 0 && issue.Status.ID != up.StatusID {
 		// The note is in; the status is not. Stop here, so the client's view
 		// is kept (status changes are held while the request is stopped) and

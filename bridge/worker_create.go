@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/deadlines"
 	"passerelle/espaceclient"
 	"passerelle/redmine"
 )
@@ -109,7 +110,7 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 		return nil, fmt.Errorf("recording the mirrored issue %d: %w", issue.ID, err)
 	}
 	log.WithField("issue_id", issue.ID).Info("request mirrored to Redmine")
-	b.afterDeadlineEvent(ctx, log, req.ID, issueDueField(cfg, issue))
+	b.deadlines.AfterEvent(ctx, log, req.ID, deadlines.IssueDueField(cfg, issue))
 	return adopted, nil
 }
 
@@ -145,7 +146,7 @@ func (b *Bridge) postIssue(ctx context.Context, log *logrus.Entry, cfg *config.C
 		Uploads:       uploads,
 	}
 	if due := cfg.Redmine.CustomFields.ResponseDue; due > 0 && req.DueAt != nil {
-		in.CustomFields = append(in.CustomFields, redmine.CustomFieldSet{ID: due, Value: FormatDueForStaff(*req.DueAt, cfg)})
+		in.CustomFields = append(in.CustomFields, redmine.CustomFieldSet{ID: due, Value: deadlines.FormatDueForStaff(*req.DueAt, cfg)})
 	}
 	issue, err := b.rm.CreateIssue(ctx, in)
 	if err != nil {

@@ -22,7 +22,7 @@ const DefaultTimeZone = "Europe/Paris"
 const DefaultOpeningHours = "09:00-18:00"
 
 // Calendar is the agency's business calendar: the working hours that
-// business-clock deadlines are counted in (see package bridge/sla).
+// business-clock deadlines are counted in (see package deadlines/sla).
 type Calendar struct {
 	// TimeZone is an IANA zone name (default Europe/Paris). Opening hours and
 	// the deadlines shown to clients are in this zone.

@@ -107,6 +107,7 @@ func TestConfigProblems(t *testing.T) {
 		{"request quota under one file", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  request_quota: 1MiB", 3, "limits.request_quota: 1MiB is less than uploads.max_file_size (5MiB)"},
 		{"identity quota under the request quota", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  identity_quota: 10MiB", 3, "limits.identity_quota: 10MiB is less than limits.request_quota (50MiB)"},
 		{"negative rate", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nlimits:\n  writes_per_minute: -1", 3, "limits.writes_per_minute: -1: expected between 1 and 6000"},
+		{"smtp sender not an address", "listen: 127.0.0.1:8080", "listen: 127.0.0.1:8080\nsmtp:\n  addr: 127.0.0.1:1025\n  from: Agence", 4, `smtp.from: "Agence" is not an e-mail address`},
 		{"not a mapping", base, "- a\n- b\n", 1, "cannot read"},
 	}
 	for _, c := range cases {

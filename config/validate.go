@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"sort"
@@ -193,6 +194,13 @@ func (c *Config) validate(v *validator) {
 		}
 		if c.SMTP.From == "" {
 			v.errf("smtp.from", "required when smtp.addr is set: expected a sender such as \"Agence <no-reply@agence.fr>\"")
+		}
+	}
+	// Checked even with smtp.addr empty: a from that cannot be parsed would
+	// make every alert e-mail fail for good once the server is set.
+	if c.SMTP.From != "" {
+		if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+			v.errf("smtp.from", "%q is not an e-mail address (%v): expected a sender such as \"Agence <no-reply@agence.fr>\" or no-reply@agence.fr", c.SMTP.From, err)
 		}
 	}
 	switch c.SMTP.TLS {

@@ -11,7 +11,7 @@ import (
 // The deadline-facing reads and writes (issue 5): a request's history as the
 // deadline computation needs it (the request and its thread, without the
 // attachments), and the stored next due time. The computation itself lives in
-// the bridge (bridge/sla); only SQL on requests and messages is here.
+// the deadlines package (deadlines/sla); only SQL on requests and messages is here.
 
 // RequestHistory returns a request with its whole thread in order, without
 // attachments. Unscoped. ErrNotFound when there is none.

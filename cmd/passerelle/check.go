@@ -9,6 +9,7 @@ import (
 	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/database"
+	"passerelle/deadlines"
 	"passerelle/redmine"
 )
 
@@ -37,7 +38,7 @@ func cmdCheck(args []string) int {
 		admin = redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: key, Timeout: cfg.Redmine.Timeout})
 	}
 	problems, notes := bridge.CheckLive(ctx, cfg, rm, admin)
-	dp, dn := bridge.CheckDeadlinesLive(ctx, cfg, rm)
+	dp, dn := deadlines.CheckLive(ctx, cfg, rm)
 	problems, notes = append(problems, dp...), append(notes, dn...)
 	if *probe {
 		pp, pn := runProbe(ctx, cfg, rm, admin)

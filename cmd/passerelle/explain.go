@@ -11,10 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"passerelle/bridge"
-	"passerelle/bridge/sla"
 	"passerelle/config"
 	"passerelle/database"
+	"passerelle/deadlines"
+	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
 )
 
@@ -79,12 +79,12 @@ func cmdExplain(args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle explain:", err)
 		return 1
 	}
-	rd, err := bridge.ComputeRequestDeadlines(cfg, req)
+	rd, err := deadlines.ComputeRequestDeadlines(cfg, req)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "passerelle explain:", err)
 		return 1
 	}
-	alerts, err := bridge.DeadlineAlerts(ctx, pool, req.ID)
+	alerts, err := deadlines.DeadlineAlerts(ctx, pool, req.ID)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "passerelle explain: (alertes non lues)", err)
 	}
@@ -196,46 +196,46 @@ func eventFR(e sla.Event) string {
 	return string(e.Kind)
 }
 
-func alertFR(a bridge.AlertRecord, loc *time.Location) string {
+func alertFR(a deadlines.AlertRecord, loc *time.Location) string {
 	kind := "avertissement"
-	if a.Kind == "escalation" {
+	if a.Kind == deadlines.AlertEscalation {
 		kind = "escalade"
 	}
 	var parts []string
 	switch a.State {
-	case "skipped":
+	case deadlines.AlertSkipped:
 		return kind + " : non envoyé (échéance déjà dépassée quand le veilleur l'a vue)"
-	case "cancelled":
+	case deadlines.AlertCancelled:
 		return kind + " : annulé (délai tenu ou arrêté avant l'envoi)"
-	case "pending":
+	case deadlines.AlertPending:
 		parts = append(parts, "en cours d'envoi")
 	}
 	switch a.MailState {
-	case "sent":
+	case deadlines.MailSent:
 		parts = append(parts, fmt.Sprintf("courriel envoyé le %s à %s", frTime(*a.MailSentAt, loc), strings.Join(a.MailTo, ", ")))
-	case "none":
+	case deadlines.MailNone:
 		parts = append(parts, "aucun destinataire connu (deadlines.recipients)")
-	case "disabled":
+	case deadlines.MailDisabled:
 		parts = append(parts, "courriel désactivé (smtp.addr vide)")
-	case "failed":
+	case deadlines.MailFailed:
 		parts = append(parts, "courriel refusé par le serveur")
 	}
-	if a.Kind == "escalation" {
+	if a.Kind == deadlines.AlertEscalation {
 		switch a.NoteState {
-		case "written":
+		case deadlines.NoteWritten:
 			parts = append(parts, fmt.Sprintf("note privée Redmine (journal %d)", *a.NoteJournalID))
-		case "refused":
+		case deadlines.NoteRefused:
 			parts = append(parts, "note privée NON écrite : l'utilisateur de synchronisation n'a pas la permission set_notes_private")
 		}
 	}
-	if a.LastError != "" && a.State == "pending" {
+	if a.LastError != "" && a.State == deadlines.AlertPending {
 		parts = append(parts, "dernière erreur : "+a.LastError)
 	}
 	return fmt.Sprintf("%s (décidé le %s) : %s", kind, frTime(a.ClaimedAt, loc), strings.Join(parts, " ; "))
 }
 
 // writeExplanation prints a request's deadlines, French first.
-func writeExplanation(w io.Writer, cfg *config.Config, req espaceclient.Request, rd bridge.RequestDeadlines, alerts []bridge.AlertRecord, now time.Time) {
+func writeExplanation(w io.Writer, cfg *config.Config, req espaceclient.Request, rd deadlines.RequestDeadlines, alerts []deadlines.AlertRecord, now time.Time) {
 	loc := rd.Calendar.Location()
 	catLabel := req.Category
 	if cat, ok := cfg.Category(req.Category); ok {
@@ -259,7 +259,7 @@ func writeExplanation(w io.Writer, cfg *config.Config, req espaceclient.Request,
 	fmt.Fprintln(w)
 	due := rd.DueAt()
 	if due != nil {
-		fmt.Fprintf(w, "Affiché au client : %s\n", bridge.DueLabel(cfg, *due))
+		fmt.Fprintf(w, "Affiché au client : %s\n", rd.DueLabel(*due))
 	} else {
 		fmt.Fprintln(w, "Affiché au client : aucune réponse attendue de l'agence pour l'instant")
 	}
@@ -285,12 +285,12 @@ func writeExplanation(w io.Writer, cfg *config.Config, req espaceclient.Request,
 	if len(rd.Deadlines) == 0 {
 		fmt.Fprintln(w, "\nAucun délai : aucune règle de deadlines.policies ne s'applique à cette demande.")
 	}
-	byID := map[string][]bridge.AlertRecord{}
+	byID := map[string][]deadlines.AlertRecord{}
 	for _, a := range alerts {
 		byID[a.DeadlineID] = append(byID[a.DeadlineID], a)
 	}
 	for i, d := range rd.Deadlines {
-		fmt.Fprintf(w, "\n%d. %s — %s\n", i+1, upperFirst(bridge.TargetLabel(d.Target)), stateFR(d, now))
+		fmt.Fprintf(w, "\n%d. %s — %s\n", i+1, upperFirst(deadlines.TargetLabel(d.Target)), stateFR(d, now))
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "   Identifiant\t%s\n", d.ID)
 		fmt.Fprintf(tw, "   Règle\t%s : %s\n", d.Limit.Rule, d.Limit.Within)

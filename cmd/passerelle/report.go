@@ -13,10 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"passerelle/bridge"
-	"passerelle/bridge/sla"
-	"passerelle/config"
 	"passerelle/database"
+	"passerelle/deadlines"
 	"passerelle/espaceclient"
 )
 
@@ -97,16 +95,11 @@ func cmdReport(args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle report:", err)
 		return 1
 	}
-	var items []answerItem
-	for _, req := range reqs {
-		rd, err := bridge.ComputeRequestDeadlines(cfg, req)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "passerelle report:", err)
-			return 1
-		}
-		items = append(items, answerItems(req, rd.Deadlines, from, to, now)...)
+	rep, err := deadlines.SLAReportOf(cfg, reqs, from, to, now)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle report:", err)
+		return 1
 	}
-	rep := buildSLAReport(cfg, items)
 	if *asCSV {
 		if err := writeSLACSV(os.Stdout, rep); err != nil {
 			fmt.Fprintln(os.Stderr, "passerelle report:", err)
@@ -116,153 +109,6 @@ func cmdReport(args []string) int {
 	}
 	writeSLATables(os.Stdout, rep, from, last, now, loc)
 	return 0
-}
-
-// answerItem is one first-answer deadline, as the report counts it.
-type answerItem struct {
-	Category string
-	Role     config.Role
-	Outcome  outcome
-	// Counted is the answer time as the deadline counts it (opening time on
-	// the business clock), Elapsed the wall-clock time; for answered ones.
-	Counted time.Duration
-	Elapsed time.Duration
-}
-
-type outcome int
-
-const (
-	inTime        outcome = iota // answered within the time allowed
-	answeredLate                 // answered after the due time
-	unansweredDue                // still no answer, past due
-	pending                      // still no answer, not due yet
-	closedNoReply                // the request was closed before any answer
-)
-
-// answerItems picks a request's first-answer deadlines started in [from, to)
-// and says how each one ended, as of now.
-func answerItems(req espaceclient.Request, ds []sla.Deadline, from, to, now time.Time) []answerItem {
-	var out []answerItem
-	for _, d := range ds {
-		if d.Target != sla.FirstAnswer || d.Start.Before(from) || !d.Start.Before(to) {
-			continue
-		}
-		it := answerItem{Category: req.Category, Role: req.AuthorRole}
-		switch d.State {
-		case sla.Met:
-			it.Outcome = answeredLate
-			if d.InTime() {
-				it.Outcome = inTime
-			}
-			it.Counted, it.Elapsed = d.Used, d.End.Sub(d.Start)
-		case sla.Stopped:
-			it.Outcome = closedNoReply
-		default: // running or paused
-			it.Outcome = pending
-			if !d.Due.IsZero() && !now.Before(d.Due) {
-				it.Outcome = unansweredDue
-			}
-		}
-		out = append(out, it)
-	}
-	return out
-}
-
-// slaLine is one line of the report.
-type slaLine struct {
-	Group string // category, role, total
-	Key   string
-	Label string
-	// Counts.
-	Deadlines, InTime, AnsweredLate, UnansweredDue, Pending, ClosedNoReply int
-	// Share is InTime / decided, -1 when nothing is decided.
-	Share float64
-	// Medians over the answered ones, -1 when none.
-	MedianCounted, MedianElapsed time.Duration
-}
-
-type slaReport struct {
-	ByCategory []slaLine
-	ByRole     []slaLine
-	Total      slaLine
-}
-
-func buildSLAReport(cfg *config.Config, items []answerItem) slaReport {
-	var rep slaReport
-	seen := map[string]bool{}
-	var cats []string
-	for _, c := range cfg.Categories {
-		cats = append(cats, c.ID)
-		seen[c.ID] = true
-	}
-	for _, it := range items {
-		if !seen[it.Category] {
-			seen[it.Category] = true
-			cats = append(cats, it.Category)
-		}
-	}
-	for _, id := range cats {
-		label := id
-		if c, ok := cfg.Category(id); ok {
-			label = c.Label
-		}
-		l := aggregate("category", id, label, items, func(it answerItem) bool { return it.Category == id })
-		if l.Deadlines > 0 {
-			rep.ByCategory = append(rep.ByCategory, l)
-		}
-	}
-	for _, r := range []config.Role{config.RoleTenant, config.RoleOwner} {
-		rep.ByRole = append(rep.ByRole, aggregate("role", string(r), espaceclient.RoleLabel(r)+"s", items, func(it answerItem) bool { return it.Role == r }))
-	}
-	rep.Total = aggregate("total", "", "Total", items, func(answerItem) bool { return true })
-	return rep
-}
-
-func aggregate(group, key, label string, items []answerItem, keep func(answerItem) bool) slaLine {
-	l := slaLine{Group: group, Key: key, Label: label, Share: -1, MedianCounted: -1, MedianElapsed: -1}
-	var counted, elapsed []time.Duration
-	for _, it := range items {
-		if !keep(it) {
-			continue
-		}
-		l.Deadlines++
-		switch it.Outcome {
-		case inTime:
-			l.InTime++
-		case answeredLate:
-			l.AnsweredLate++
-		case unansweredDue:
-			l.UnansweredDue++
-		case pending:
-			l.Pending++
-		case closedNoReply:
-			l.ClosedNoReply++
-		}
-		if it.Outcome == inTime || it.Outcome == answeredLate {
-			counted = append(counted, it.Counted)
-			elapsed = append(elapsed, it.Elapsed)
-		}
-	}
-	if decided := l.InTime + l.AnsweredLate + l.UnansweredDue; decided > 0 {
-		l.Share = float64(l.InTime) / float64(decided)
-	}
-	l.MedianCounted, l.MedianElapsed = median(counted), median(elapsed)
-	return l
-}
-
-// median returns the median (the mean of the two middle values for an even
-// count), -1 for none.
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return -1
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 func shareFR(s float64) string {
@@ -279,10 +125,10 @@ func medianFR(d time.Duration) string {
 	return frDuration(d)
 }
 
-func writeSLATables(w io.Writer, rep slaReport, from, last, now time.Time, loc *time.Location) {
+func writeSLATables(w io.Writer, rep deadlines.SLAReport, from, last, now time.Time, loc *time.Location) {
 	fmt.Fprintf(w, "Délais de première réponse — du %s au %s (inclus), état au %s\n",
 		from.Format("02/01/2006"), last.Format("02/01/2006"), frTime(now, loc))
-	table := func(title, first string, lines []slaLine) {
+	table := func(title, first string, lines []deadlines.SLALine) {
 		fmt.Fprintf(w, "\n%s\n", title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%s\tDÉLAIS\tÀ TEMPS\tEN RETARD\tSANS RÉPONSE (DÉPASSÉ)\tEN COURS\tCLÔTURÉES SANS RÉPONSE\tPART À TEMPS\tMÉDIANE (OUVRÉ)\tMÉDIANE (ÉCOULÉ)\t\n", first)
@@ -298,10 +144,10 @@ func writeSLATables(w io.Writer, rep slaReport, from, last, now time.Time, loc *
 		table("Par catégorie", "CATÉGORIE", rep.ByCategory)
 	}
 	table("Par rôle", "RÔLE", rep.ByRole)
-	table("Ensemble", "", []slaLine{rep.Total})
+	table("Ensemble", "", []deadlines.SLALine{rep.Total})
 }
 
-func writeSLACSV(w io.Writer, rep slaReport) error {
+func writeSLACSV(w io.Writer, rep deadlines.SLAReport) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"regroupement", "cle", "libelle", "delais", "a_temps", "en_retard", "sans_reponse_depasse", "en_cours",
 		"clotures_sans_reponse", "part_a_temps", "mediane_ouvree_minutes", "mediane_ecoulee_minutes"})

@@ -64,7 +64,7 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 		return err
 	}
 	svc := espaceclient.NewService(store, holder, br.Outbox(), time.Now)
-	svc.SetDueLabel(func(t time.Time) string { return bridge.DueLabel(holder.Get(), t) })
+	svc.SetDueLabel(br.Deadlines().DueLabel)
 	sessions := kratos.NewSessions(cfg.Kratos.PublicURL, nil)
 	directory := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
 
@@ -146,7 +146,10 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 				log.WithError(err).Error("configuration not reloaded: keeping the current one")
 				continue
 			}
-			holder.Set(next)
+			if err := holder.Apply(next); err != nil {
+				log.WithError(err).Error("configuration not reloaded: keeping the current one")
+				continue
+			}
 			log.WithField("categories", len(next.Categories)).Info("configuration reloaded")
 			continue
 		case serveErr = <-errc:

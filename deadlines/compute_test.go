@@ -1,13 +1,13 @@
-package bridge
+package deadlines
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"passerelle/bridge/sla"
 	"passerelle/config"
+	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
+	"passerelle/internal/testenv"
 )
 
 // paris parses a wall time in Europe/Paris.
@@ -66,7 +66,7 @@ func TestHistoryEvents(t *testing.T) {
 // Redmine dates journals to the second: a staff answer within the second of
 // the filing is dated before it, and must still answer the request.
 func TestStaffAnswerWithinTheFilingSecondAnswers(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := testenv.ExampleConfig(t)
 	filed := paris(t, "2026-11-23 10:00").Add(700 * time.Millisecond)
 	note := msg("m2", espaceclient.AuthorStaff, espaceclient.KindMessage, paris(t, "2026-11-23 10:00")) // journal at 10:00:00
 	req := espaceclient.Request{ID: "r1", Category: "autre", AuthorRole: config.RoleTenant, CreatedAt: filed,
@@ -81,24 +81,11 @@ func TestStaffAnswerWithinTheFilingSecondAnswers(t *testing.T) {
 	}
 }
 
-func exampleConfig(t *testing.T) *config.Config {
-	t.Helper()
-	t.Setenv("PASSERELLE_REDMINE_API_KEY", "k")
-	t.Setenv("PASSERELLE_SMTP_PASSWORD", "p")
-	t.Setenv("PASSERELLE_REDMINE_WEBHOOK_SECRET", "test-redmine-webhook-secret-0123456789")
-	t.Setenv("PASSERELLE_INBOUND_WEBHOOK_SECRET", "whsec_dGVzdC1pbmJvdW5kLWtleS0wMTIzNDU2Nzg5YWJjZGU=")
-	cfg, err := config.Load("../config/example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
 // A tenant's request filed on a Friday at 17:00: 2 working days, due Tuesday
 // 17:00; answered on Monday, the first answer is met in time, and a
 // follow-up on Tuesday starts a new one.
 func TestComputeRequestDeadlinesFromHistory(t *testing.T) {
-	cfg := exampleConfig(t)
+	cfg := testenv.ExampleConfig(t)
 	fri := paris(t, "2026-11-20 17:00")
 	req := espaceclient.Request{ID: "r1", Category: "autre", AuthorRole: config.RoleTenant, CreatedAt: fri,
 		Messages: []espaceclient.Message{msg("m1", espaceclient.AuthorClient, espaceclient.KindMessage, fri)}}
@@ -117,6 +104,9 @@ func TestComputeRequestDeadlinesFromHistory(t *testing.T) {
 	if got := DueLabel(cfg, d.Due); got != "Réponse attendue avant le mardi 24 novembre à 17 h" {
 		t.Errorf("DueLabel = %q", got)
 	}
+	if got := rd.DueLabel(d.Due); got != "Réponse attendue avant le mardi 24 novembre à 17 h" {
+		t.Errorf("RequestDeadlines.DueLabel = %q", got)
+	}
 	if got := FormatDueForStaff(d.Due, cfg); got != "2026-11-24 17:00" {
 		t.Errorf("FormatDueForStaff = %q", got)
 	}
@@ -134,103 +124,5 @@ func TestComputeRequestDeadlinesFromHistory(t *testing.T) {
 	}
 	if due := rd.DueAt(); due == nil || !due.Equal(d.Due) {
 		t.Errorf("DueAt = %v", due)
-	}
-}
-
-func running(id string, warn, due time.Time) sla.Deadline {
-	return sla.Deadline{ID: id, Target: sla.FirstAnswer, State: sla.Running, WarnAt: warn, Due: due}
-}
-
-func TestPlanAlerts(t *testing.T) {
-	warn, due := paris(t, "2026-11-24 12:30"), paris(t, "2026-11-24 17:00")
-	d := running("first_answer@req:r1", warn, due)
-	paused := d
-	paused.ID, paused.State = "action@req:r1", sla.Paused
-	met := d
-	met.ID, met.State = "resolution@req:r1", sla.Met
-	ds := []sla.Deadline{d, paused, met}
-	type alert struct {
-		kind string
-		skip bool
-	}
-	cases := []struct {
-		name    string
-		now     time.Time
-		claimed map[alertKey]bool
-		want    []alert
-	}{
-		{"before the warning", warn.Add(-time.Second), nil, nil},
-		{"at the warning", warn, nil, []alert{{alertWarning, false}}},
-		{"warning already claimed", warn.Add(time.Hour), map[alertKey]bool{{d.ID, alertWarning}: true}, nil},
-		{"at the due time, warned", due, map[alertKey]bool{{d.ID, alertWarning}: true}, []alert{{alertEscalation, false}}},
-		{"first seen past due: escalation, warning skipped", due.Add(time.Hour), nil, []alert{{alertEscalation, false}, {alertWarning, true}}},
-		{"all claimed", due.Add(48 * time.Hour), map[alertKey]bool{{d.ID, alertWarning}: true, {d.ID, alertEscalation}: true}, nil},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			claimed := tc.claimed
-			if claimed == nil {
-				claimed = map[alertKey]bool{}
-			}
-			got := planAlerts(ds, claimed, tc.now)
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %+v, want %+v", got, tc.want)
-			}
-			for i, w := range tc.want {
-				if got[i].deadline.ID != d.ID || got[i].kind != w.kind || got[i].skip != w.skip {
-					t.Errorf("[%d] = %s %s skip=%v, want %s skip=%v", i, got[i].deadline.ID, got[i].kind, got[i].skip, w.kind, w.skip)
-				}
-			}
-		})
-	}
-}
-
-func TestNextAlertAt(t *testing.T) {
-	warn, due := paris(t, "2026-11-24 12:30"), paris(t, "2026-11-24 17:00")
-	a := running("a", warn, due)
-	b := running("b", warn.Add(-time.Hour), due.Add(24*time.Hour))
-	at := func(claimed map[alertKey]bool) string {
-		n := nextAlertAt([]sla.Deadline{a, b}, claimed)
-		if n == nil {
-			return "none"
-		}
-		return n.In(warn.Location()).Format("01-02 15:04")
-	}
-	if got := at(map[alertKey]bool{}); got != "11-24 11:30" {
-		t.Errorf("nothing claimed: %s, want b's warning", got)
-	}
-	if got := at(map[alertKey]bool{{"b", alertWarning}: true}); got != "11-24 12:30" {
-		t.Errorf("b warned: %s, want a's warning", got)
-	}
-	if got := at(map[alertKey]bool{{"b", alertWarning}: true, {"a", alertWarning}: true}); got != "11-24 17:00" {
-		t.Errorf("both warned: %s, want a's due time", got)
-	}
-	all := map[alertKey]bool{{"a", alertWarning}: true, {"a", alertEscalation}: true, {"b", alertWarning}: true, {"b", alertEscalation}: true}
-	if got := at(all); got != "none" {
-		t.Errorf("all claimed: %s", got)
-	}
-}
-
-func TestEscalationNoteSaysWhatAndSinceWhen(t *testing.T) {
-	cfg := exampleConfig(t)
-	fri := paris(t, "2026-11-20 17:00")
-	req := espaceclient.Request{ID: "r1", Reference: "D-2026-000042", AuthorName: "Jean Dupont", Category: "autre",
-		AuthorRole: config.RoleTenant, CreatedAt: fri,
-		Messages: []espaceclient.Message{msg("m1", espaceclient.AuthorClient, espaceclient.KindMessage, fri)}}
-	rd, _ := ComputeRequestDeadlines(cfg, req)
-	d, _ := rd.NextAnswer()
-	note := EscalationNote(rd.Calendar, req, d, paris(t, "2026-11-25 11:30"))
-	for _, want := range []string{
-		"Échéance dépassée : la première réponse au client",
-		"D-2026-000042 (Jean Dupont, locataire)",
-		"depuis le vendredi 20 novembre à 17 h",
-		"Délai : 2 jours ouvrés (deadlines.policies[1])",
-		"En retard depuis le mardi 24 novembre à 17 h (dépassement constaté : 3 h 30 ouvrées)",
-		"note publique",
-		EscalationMarker("first_answer@req:r1"),
-	} {
-		if !strings.Contains(note, want) {
-			t.Errorf("note lacks %q:\n%s", want, note)
-		}
 	}
 }

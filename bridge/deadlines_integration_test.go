@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"passerelle/bridge/sla"
 	"passerelle/config"
+	"passerelle/deadlines"
+	"passerelle/deadlines/sla"
 	"passerelle/internal/testenv"
 	"passerelle/redmine"
 )
@@ -73,11 +74,11 @@ type alertState struct {
 	mailTo            []string
 }
 
-func (h *harness) alert(requestID, deadlineID, kind string) (alertState, bool) {
+func (h *harness) alert(requestID, deadlineID string, kind deadlines.AlertKind) (alertState, bool) {
 	var a alertState
 	err := h.store.Pool().QueryRow(context.Background(), `
 		SELECT state, mail_state, note_state, note_journal_id, mail_to FROM deadline_alerts
-		WHERE request_id = $1 AND deadline_id = $2 AND kind = $3`, requestID, deadlineID, kind).
+		WHERE request_id = $1 AND deadline_id = $2 AND kind = $3`, requestID, deadlineID, string(kind)).
 		Scan(&a.state, &a.mail, &a.note, &a.journal, &a.mailTo)
 	return a, err == nil
 }
@@ -90,9 +91,9 @@ func (h *harness) countAlerts(requestID string) int {
 	return n
 }
 
-func (h *harness) watch(w *Watcher) WatchStats {
+func (h *harness) watch(w *deadlines.Watcher) deadlines.WatchStats {
 	h.t.Helper()
-	st, err := w.runOnce(context.Background())
+	st, err := w.RunOnce(context.Background())
 	if err != nil {
 		h.t.Fatalf("watcher: %v", err)
 	}
@@ -102,7 +103,7 @@ func (h *harness) watch(w *Watcher) WatchStats {
 func escalationJournals(is redmine.Issue, deadlineID string) []redmine.Journal {
 	var out []redmine.Journal
 	for _, j := range is.Journals {
-		if strings.Contains(j.Notes, EscalationMarker(deadlineID)) {
+		if strings.Contains(j.Notes, deadlines.EscalationMarker(deadlineID)) {
 			out = append(out, j)
 		}
 	}
@@ -147,7 +148,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := ComputeRequestDeadlines(cfg, hist)
+	rd, err := deadlines.ComputeRequestDeadlines(cfg, hist)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +179,12 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := issue.CustomField(dueCF), FormatDueForStaff(answer.Due, cfg); got != want {
+	if got, want := issue.CustomField(dueCF), deadlines.FormatDueForStaff(answer.Due, cfg); got != want {
 		t.Fatalf("Échéance réponse = %q, want %q", got, want)
 	}
 	priorityBefore := issue.Priority.Name
 
-	w := h.bridge.NewWatcher(WatcherConfig{})
+	w := h.bridge.Deadlines().NewWatcher(deadlines.WatcherConfig{})
 
 	// Just before 75 %: nothing.
 	clock.Set(answer.WarnAt.Add(-time.Minute))
@@ -197,13 +198,13 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	// Past 75 %: two runs at once, as two replicas would: one warning.
 	clock.Set(answer.WarnAt.Add(time.Second))
 	var wg sync.WaitGroup
-	stats := make([]WatchStats, 2)
+	stats := make([]deadlines.WatchStats, 2)
 	for i := range stats {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w2 := h.bridge.NewWatcher(WatcherConfig{})
-			st, err := w2.runOnce(ctx)
+			w2 := h.bridge.Deadlines().NewWatcher(deadlines.WatcherConfig{})
+			st, err := w2.RunOnce(ctx)
 			if err != nil {
 				t.Errorf("watcher %d: %v", i, err)
 			}
@@ -215,7 +216,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 		t.Fatalf("two concurrent runs claimed %d warnings, want 1: %+v", n, stats)
 	}
 	h.waitFor("warning sent", 60*time.Second, func() bool {
-		a, ok := h.alert(r.ID, answer.ID, alertWarning)
+		a, ok := h.alert(r.ID, answer.ID, deadlines.AlertWarning)
 		return ok && a.state == "done"
 	})
 	if st := h.watch(w); st.Warnings+st.Escalated != 0 {
@@ -239,7 +240,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	}
 	var esc alertState
 	h.waitFor("escalation carried out", 60*time.Second, func() bool {
-		a, ok := h.alert(r.ID, answer.ID, alertEscalation)
+		a, ok := h.alert(r.ID, answer.ID, deadlines.AlertEscalation)
 		esc = a
 		return ok && a.state == "done"
 	})
@@ -298,10 +299,10 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 		WHERE request_id = $1 AND deadline_id = $2 AND kind = 'escalation'`, r.ID, answer.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.bridge.runAlert(ctx, DeadlineAlertArgs{RequestID: r.ID, DeadlineID: answer.ID, Alert: alertEscalation}); err != nil {
+	if err := h.bridge.Deadlines().RunAlert(ctx, deadlines.AlertArgs{RequestID: r.ID, DeadlineID: answer.ID, Alert: deadlines.AlertEscalation}); err != nil {
 		t.Fatalf("retried alert: %v", err)
 	}
-	if a, _ := h.alert(r.ID, answer.ID, alertEscalation); a.state != "done" || a.journal == nil || *a.journal != note.ID {
+	if a, _ := h.alert(r.ID, answer.ID, deadlines.AlertEscalation); a.state != "done" || a.journal == nil || *a.journal != note.ID {
 		t.Errorf("retried alert = %+v, want done with journal %d", a, note.ID)
 	}
 	issue, _ = h.admin.GetIssue(ctx, issueID, "journals")
@@ -347,7 +348,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 		t.Errorf("%d alert e-mails in all, want 2", n)
 	}
 	hist, _ = h.store.RequestHistory(ctx, r.ID)
-	rd, _ = ComputeRequestDeadlines(cfg, hist)
+	rd, _ = deadlines.ComputeRequestDeadlines(cfg, hist)
 	for _, d := range rd.Deadlines {
 		if d.Target != sla.Resolution && d.State != sla.Met {
 			t.Errorf("%s is %s after the staff answer, want met", d.ID, d.State)
@@ -387,40 +388,14 @@ func TestClientFollowUpMovesTheDueTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	hist, _ := h.store.RequestHistory(ctx, r.ID)
-	rd, _ := ComputeRequestDeadlines(cfg, hist)
+	rd, _ := deadlines.ComputeRequestDeadlines(cfg, hist)
 	d, ok := rd.NextAnswer()
 	if !ok || d.ID != "first_answer@msg:"+m.ID || !api.DueAt.Equal(d.Due) {
 		t.Fatalf("next answer %+v, due_at %v: want the follow-up's deadline", d, api.DueAt)
 	}
 	issue, _ := h.admin.GetIssue(ctx, issueID)
-	if got, want := issue.CustomField(cfg.Redmine.CustomFields.ResponseDue), FormatDueForStaff(d.Due, cfg); got != want {
+	if got, want := issue.CustomField(cfg.Redmine.CustomFields.ResponseDue), deadlines.FormatDueForStaff(d.Due, cfg); got != want {
 		t.Errorf("Échéance réponse = %q, want %q", got, want)
-	}
-}
-
-func TestCheckDeadlinesLive(t *testing.T) {
-	h := newHarness(t, harnessOpts{noStart: true})
-	ctx := context.Background()
-	cfg := *h.holder.Get()
-	cfg.Deadlines.Escalation.RaisePriorityTo = "Haute"
-	problems, _ := CheckDeadlinesLive(ctx, &cfg, h.rm)
-	if !strings.Contains(strings.Join(problems, "\n"), `"Haute" is not a Redmine priority: expected one of Low, Normal, High`) {
-		t.Errorf("problems = %q", problems)
-	}
-	cfg.Deadlines.Escalation.RaisePriorityTo = "High"
-	problems, _ = CheckDeadlinesLive(ctx, &cfg, h.rm)
-	// The private-note permission is reported exactly when the sync user lacks it.
-	p, err := h.rm.Project(ctx, cfg.Categories[0].Redmine.Project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	allowed, err := h.rm.HasPermission(ctx, p.ID, "set_notes_private")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reported := strings.Contains(strings.Join(problems, "\n"), "set_notes_private")
-	if reported == allowed || len(problems) != map[bool]int{true: 0, false: 1}[allowed] {
-		t.Errorf("sync user may set notes private: %v; problems = %q", allowed, problems)
 	}
 }
 
@@ -449,13 +424,13 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 	ctx := context.Background()
 	_, r, _ := h.mirrored("autre")
 	hist, _ := h.store.RequestHistory(ctx, r.ID)
-	rd, _ := ComputeRequestDeadlines(h.holder.Get(), hist)
+	rd, _ := deadlines.ComputeRequestDeadlines(h.holder.Get(), hist)
 	answer, ok := rd.NextAnswer()
 	if !ok {
 		t.Fatal("no answer deadline")
 	}
 	clock.Set(answer.Due.Add(time.Minute))
-	if st := h.watch(h.bridge.NewWatcher(WatcherConfig{})); st.Escalated != 1 {
+	if st := h.watch(h.bridge.Deadlines().NewWatcher(deadlines.WatcherConfig{})); st.Escalated != 1 {
 		t.Fatalf("watch: %+v", st)
 	}
 	var attempts int
@@ -465,7 +440,7 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 			Scan(&attempts, &lastError)
 		return attempts >= 2
 	})
-	if a, _ := h.alert(r.ID, answer.ID, alertEscalation); a.state != "pending" || a.mail != "pending" || lastError == "" {
+	if a, _ := h.alert(r.ID, answer.ID, deadlines.AlertEscalation); a.state != "pending" || a.mail != "pending" || lastError == "" {
 		t.Fatalf("while the server is down: %+v, last error %q", a, lastError)
 	}
 	if n := len(mailsAbout(t, env[1], r.Reference, "escalation")); n != 0 {
@@ -476,10 +451,10 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 	up.SMTP.Addr = env[0]
 	h.holder.Set(&up)
 	h.waitFor("escalation sent once the server is back", 60*time.Second, func() bool {
-		a, _ := h.alert(r.ID, answer.ID, alertEscalation)
+		a, _ := h.alert(r.ID, answer.ID, deadlines.AlertEscalation)
 		return a.state == "done"
 	})
-	a, _ := h.alert(r.ID, answer.ID, alertEscalation)
+	a, _ := h.alert(r.ID, answer.ID, deadlines.AlertEscalation)
 	if a.mail != "sent" || a.note != "none" || len(a.mailTo) != 1 || a.mailTo[0] != box {
 		t.Errorf("alert = %+v", a)
 	}

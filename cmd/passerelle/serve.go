@@ -11,16 +11,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sirupsen/logrus"
 
-	"passerelle/bridge"
+	"passerelle/app"
 	"passerelle/config"
-	"passerelle/database"
-	"passerelle/espaceclient"
-	"passerelle/kratos"
-	"passerelle/redmine"
 )
 
 func cmdServe(args []string) int {
@@ -47,37 +41,15 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 
 	startCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	pool, err := database.Open(startCtx, cfg.Database.URL.Reveal(), cfg.Database.MaxConns)
+	a, err := app.New(startCtx, app.Options{Config: cfg, Log: log})
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := database.CheckUpToDate(startCtx, pool); err != nil {
-		return errors.New("refusing to start: " + err.Error())
-	}
-
-	holder := config.NewHolder(cfg)
-	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(), Timeout: cfg.Redmine.Timeout})
-	store := espaceclient.NewStore(pool)
-	br, err := bridge.New(bridge.Config{Holder: holder, Pool: pool, Store: store, Redmine: rm, Log: log})
-	if err != nil {
-		return err
-	}
-	svc := espaceclient.NewService(store, holder, br.Outbox(), time.Now)
-	svc.SetDueLabel(br.Deadlines().DueLabel)
-	sessions := kratos.NewSessions(cfg.Kratos.PublicURL, nil)
-	directory := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
-
-	mux := http.NewServeMux()
-	espaceclient.NewAPI(svc, sessions, log).Register(mux)
-	espaceclient.NewInbound(svc, directory, log).Register(mux)
-	bridge.NewHooks(br, holder, log).Register(mux)
-	health := healthHandlers(pool)
-	health(mux)
+	defer a.Close()
 
 	srv := &http.Server{
 		Addr:              cfg.Listen,
-		Handler:           mux,
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
@@ -87,12 +59,9 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	// loopback by default: the customer-facing one answers 404 there.
 	var admin *http.Server
 	if cfg.AdminListen != config.AdminListenNone {
-		adminMux := http.NewServeMux()
-		adminMux.Handle("GET /metrics", promhttp.Handler())
-		health(adminMux)
 		admin = &http.Server{
 			Addr:              cfg.AdminListen,
-			Handler:           adminMux,
+			Handler:           a.AdminHandler(),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			WriteTimeout:      30 * time.Second,
@@ -112,7 +81,7 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 			return fmt.Errorf("admin_listen %s: %w", cfg.AdminListen, err)
 		}
 	}
-	if err := br.Start(ctx); err != nil {
+	if err := a.Start(ctx); err != nil {
 		ln.Close()
 		if adminLn != nil {
 			adminLn.Close()
@@ -142,11 +111,10 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 		select {
 		case <-hup:
 			next, err := config.Load(cfg.File)
-			if err != nil {
-				log.WithError(err).Error("configuration not reloaded: keeping the current one")
-				continue
+			if err == nil {
+				err = a.Reload(next)
 			}
-			if err := holder.Apply(next); err != nil {
+			if err != nil {
 				log.WithError(err).Error("configuration not reloaded: keeping the current one")
 				continue
 			}
@@ -164,7 +132,7 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	if admin != nil {
 		_ = admin.Shutdown(shutCtx)
 	}
-	if err := br.Stop(shutCtx); err != nil {
+	if err := a.Stop(shutCtx); err != nil {
 		log.WithError(err).Warn("workers did not stop cleanly")
 	}
 	if serveErr != nil {
@@ -172,26 +140,4 @@ func serve(cfg *config.Config, log *logrus.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// healthHandlers returns a function registering /healthz (the process
-// answers) and /readyz (the database answers too) on a mux.
-func healthHandlers(pool *pgxpool.Pool) func(*http.ServeMux) {
-	return func(mux *http.ServeMux) {
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			_, _ = w.Write([]byte("ok\n"))
-		})
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-			defer cancel()
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := pool.Ping(ctx); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				_, _ = w.Write([]byte("database unreachable\n"))
-				return
-			}
-			_, _ = w.Write([]byte("ready\n"))
-		})
-	}
 }

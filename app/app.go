@@ -1,0 +1,153 @@
+// Package app builds the whole daemon from a configuration: the database
+// pool, the customer-space store and service, the sync engine (bridge) and
+// its deadlines, the Kratos clients, and the HTTP handlers. `passerelle serve`
+// keeps only flags, listeners and signals; tests embed the daemon through New,
+// Start, Handler, Reload and Stop (model: prometheus/alertmanager's app).
+//
+// Every route is mounted in routes.go; every background job and its schedule
+// is registered by the bridge (bridge.New: mirroring, poll, redrive sweep)
+// and the deadlines service (deadlines.Service.PeriodicJobs: the watcher).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/sirupsen/logrus"
+
+	"passerelle/bridge"
+	"passerelle/config"
+	"passerelle/database"
+	"passerelle/espaceclient"
+	"passerelle/kratos"
+	"passerelle/redmine"
+)
+
+// Options are what New needs; Config and Log are required.
+type Options struct {
+	Config *config.Config
+	Log    *logrus.Logger
+	// Pool is an open pool to use (tests hand theirs); when nil New opens one
+	// from Config.Database and Close closes it.
+	Pool *pgxpool.Pool
+	// RedmineTransport carries the sync user's calls to Redmine (default
+	// http.DefaultTransport).
+	RedmineTransport http.RoundTripper
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Workers, MaxRetryDelay and FetchPollInterval are the bridge's (zero:
+	// its defaults).
+	Workers           int
+	MaxRetryDelay     time.Duration
+	FetchPollInterval time.Duration
+}
+
+// App is one running daemon.
+type App struct {
+	log      *logrus.Logger
+	holder   *config.Holder
+	pool     *pgxpool.Pool
+	ownPool  bool
+	store    *espaceclient.Store
+	bridge   *bridge.Bridge
+	service  *espaceclient.Service
+	handler  http.Handler
+	admin    http.Handler
+	reloaded *prometheus.CounterVec
+}
+
+// reloads counts configuration reloads by result; one registration for the
+// process (promauto registers on the default registerer /metrics serves).
+var reloads = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "passerelle_config_reloads_total",
+	Help: "Configuration reloads (SIGHUP) by result: applied, or refused (the current configuration stays).",
+}, []string{"result"})
+
+// New builds everything a configuration implies, refusing to build on a
+// database whose migrations are not up to date. Nothing runs before Start.
+func New(ctx context.Context, opts Options) (*App, error) {
+	if opts.Config == nil || opts.Log == nil {
+		return nil, errors.New("app: Config and Log are required")
+	}
+	cfg := opts.Config
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{log: opts.Log, pool: opts.Pool, reloaded: reloads}
+	if a.pool == nil {
+		pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), cfg.Database.MaxConns)
+		if err != nil {
+			return nil, err
+		}
+		a.pool, a.ownPool = pool, true
+	}
+	if err := database.CheckUpToDate(ctx, a.pool); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("refusing to start: %w", err)
+	}
+	a.holder = config.NewHolder(cfg)
+	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(),
+		Timeout: cfg.Redmine.Timeout, Transport: opts.RedmineTransport})
+	a.store = espaceclient.NewStore(a.pool)
+	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
+		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.bridge = br
+	a.service = espaceclient.NewService(a.store, a.holder, br.Outbox(), opts.Now)
+	a.service.SetDueLabel(br.Deadlines().DueLabel)
+	a.handler, a.admin = a.routes(
+		kratos.NewSessions(cfg.Kratos.PublicURL, nil),
+		kratos.NewDirectory(cfg.Kratos.AdminURL, nil),
+	)
+	return a, nil
+}
+
+// Handler serves the customer-facing listener: the API, the hooks, health.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// AdminHandler serves the admin listener: /metrics and health.
+func (a *App) AdminHandler() http.Handler { return a.admin }
+
+// Start runs the workers (and, on the elected leader, the periodic jobs).
+func (a *App) Start(ctx context.Context) error { return a.bridge.Start(ctx) }
+
+// Stop lets running jobs finish within ctx, then cancels them.
+func (a *App) Stop(ctx context.Context) error { return a.bridge.Stop(ctx) }
+
+// Close releases the pool New opened (not one handed in Options).
+func (a *App) Close() {
+	if a.ownPool && a.pool != nil {
+		a.pool.Close()
+	}
+}
+
+// Reload puts next in force if everything built from a configuration (the
+// deadline rules, the mailer, the calendar) builds from it; else the current
+// configuration stays and the error says why. Settings read at start
+// (listen, admin_listen, database) need a restart.
+func (a *App) Reload(next *config.Config) error {
+	if err := a.holder.Apply(next); err != nil {
+		a.reloaded.WithLabelValues("refused").Inc()
+		return err
+	}
+	a.reloaded.WithLabelValues("applied").Inc()
+	return nil
+}
+
+// Config returns the configuration in force.
+func (a *App) Config() *config.Config { return a.holder.Get() }
+
+// Bridge is the sync engine (for commands such as resync).
+func (a *App) Bridge() *bridge.Bridge { return a.bridge }
+
+// Pool is the database pool.
+func (a *App) Pool() *pgxpool.Pool { return a.pool }

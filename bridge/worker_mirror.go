@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/internal/fr"
 	"passerelle/redmine"
 )
 
@@ -97,7 +98,7 @@ func (b *Bridge) runMirrorJob(ctx context.Context, job *rivertype.JobRow, reques
 		return err // River retries with backoff
 	}
 	return b.mirrorFailed(ctx, requestID, fmt.Errorf("abandon après %d tentatives depuis le %s : %w",
-		job.Attempt, job.CreatedAt.In(time.Local).Format("02/01/2006 15:04"), err))
+		job.Attempt, fr.DateTime(job.CreatedAt.In(time.Local)), err))
 }
 
 // mirrorFailed records that a request's mirroring stopped for good and

@@ -11,6 +11,7 @@ import (
 	"passerelle/config"
 	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
+	"passerelle/internal/fr"
 	"passerelle/notify"
 	"passerelle/redmine"
 )
@@ -152,17 +153,7 @@ func alertData(cfg *config.Config, rules *Rules, req espaceclient.Request, d sla
 
 // formatCounted writes a counted duration: "2 h 30 ouvrées", "3 j 4 h".
 func formatCounted(x time.Duration, clock config.Clock) string {
-	x = x.Round(time.Minute)
-	h, m := int(x/time.Hour), int(x%time.Hour/time.Minute)
-	var s string
-	switch {
-	case h == 0:
-		s = fmt.Sprintf("%d min", m)
-	case m == 0:
-		s = fmt.Sprintf("%d h", h)
-	default:
-		s = fmt.Sprintf("%d h %02d", h, m)
-	}
+	s := fr.HoursMinutes(x)
 	if clock != config.ClockCalendar {
 		s += " ouvrées"
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"passerelle/config"
 )
@@ -133,10 +134,17 @@ func readMultipart(body io.Reader, boundary string, u config.Uploads, isAllowed 
 	if boundary == "" {
 		return errors.New("multipart body without a boundary")
 	}
-	mr := multipart.NewReader(body, boundary)
+	// mime/multipart's NextPart answers a plain io.EOF for a body cut
+	// inside a part's headers, as for the closing delimiter: the body is
+	// complete only if that delimiter was read.
+	end := &delimiterWatch{delim: []byte("--" + boundary + "--")}
+	mr := multipart.NewReader(io.TeeReader(body, end), boundary)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
+			if !end.seen {
+				return errors.New("multipart body ends before its closing delimiter")
+			}
 			return nil
 		}
 		if err != nil {
@@ -215,6 +223,12 @@ func readJSONFields(body io.Reader, isAllowed func(string) bool, sub *submission
 			if err := json.Unmarshal(v, &s); err != nil {
 				return newError(http.StatusBadRequest, "bad_request", name, "Le champ « %s » doit être un texte.", name)
 			}
+			// encoding/json replaces invalid UTF-8 and lone surrogate
+			// escapes (\ud800) with U+FFFD: refuse them as multipart and
+			// the inbound hook do, rather than store a damaged text.
+			if !utf8.Valid(v) || strings.ContainsRune(s, utf8.RuneError) && !literalReplacementChar(v) {
+				return invalidText(name)
+			}
 			sub.fields[name] = s
 		default:
 			var n json.Number
@@ -225,4 +239,45 @@ func readJSONFields(body io.Reader, isAllowed func(string) bool, sub *submission
 		}
 	}
 	return nil
+}
+
+// literalReplacementChar tells whether a JSON string token carries U+FFFD
+// itself (the character, or its \ufffd escape), not as a decoder's
+// replacement.
+func literalReplacementChar(tok []byte) bool {
+	return bytes.Contains(tok, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(tok), []byte(`\ufffd`))
+}
+
+// invalidText is the 422 of a text field that is not valid UTF-8.
+func invalidText(name string) *Error {
+	what := fieldLabels[name]
+	if what == "" {
+		what = "Ce champ"
+	}
+	return invalid("invalid_text", name, "%s contient des caractères illisibles : le texte doit être encodé en UTF-8.", what)
+}
+
+// delimiterWatch is written every byte of a multipart body and notes whether
+// the closing delimiter went by (across writes).
+type delimiterWatch struct {
+	delim []byte
+	tail  []byte
+	seen  bool
+}
+
+func (d *delimiterWatch) Write(p []byte) (int, error) {
+	if d.seen {
+		return len(p), nil
+	}
+	buf := append(d.tail, p...)
+	if bytes.Contains(buf, d.delim) {
+		d.seen = true
+		d.tail = nil
+		return len(p), nil
+	}
+	if keep := len(d.delim) - 1; len(buf) > keep {
+		buf = buf[len(buf)-keep:]
+	}
+	d.tail = append(d.tail[:0:0], buf...)
+	return len(p), nil
 }

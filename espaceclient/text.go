@@ -22,6 +22,11 @@ func cleanField(field, what, s string, multiline bool, max int) (string, *Error)
 	if !utf8.ValidString(s) {
 		return "", invalid("invalid_text", field, "%s contient des caractères illisibles : le texte doit être encodé en UTF-8.", what)
 	}
+	if strings.ContainsRune(s, 0) {
+		// A NUL is no text a person types: refused as the inbound hook
+		// does, rather than silently cut out.
+		return "", invalid("invalid_text", field, "%s contient un caractère nul (U+0000) : retirez-le et envoyez à nouveau.", what)
+	}
 	var out string
 	if multiline {
 		out = cleanMultiline(s)

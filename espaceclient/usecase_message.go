@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"passerelle/config"
+	"passerelle/internal/fr"
 )
 
 // errLinkedRequest leaves the transaction of AddMessage when the request is
@@ -188,7 +189,7 @@ func (s *Service) Close(ctx context.Context, id Identity, requestID string) (Req
 		local := now.In(s.location(cfg))
 		msg, err := insertMessage(ctx, tx, Message{
 			RequestID: req.ID, AuthorKind: AuthorSystem, Kind: KindClosed, AuthorName: AgencyName,
-			Body:   fmt.Sprintf(closedByClientFormat, local.Format("02/01/2006"), local.Format("15:04")),
+			Body:   fmt.Sprintf(closedByClientFormat, fr.Date(local), fr.Clock(local)),
 			Source: "system", CreatedAt: now,
 		}, nil)
 		if err != nil {

@@ -45,6 +45,8 @@ func TestValidateNewRequest(t *testing.T) {
 			422, "too_long", "body", "Le message ne doit pas dépasser 10000 caractères (il en compte 10001)."},
 		{"body not utf-8", tenant, with(func(r *NewRequest) { r.Body = "caf\xe9" }),
 			422, "invalid_text", "body", "Le message contient des caractères illisibles : le texte doit être encodé en UTF-8."},
+		{"NUL in the subject", tenant, with(func(r *NewRequest) { r.Subject = "Fuite\x00" }),
+			422, "invalid_text", "subject", "L'objet contient un caractère nul (U+0000) : retirez-le et envoyez à nouveau."},
 		{"missing location", tenant, with(func(r *NewRequest) { r.Location = "" }),
 			422, "required", "location", "Précisez l'emplacement exact (logement ou partie commune, pièce, étage…)."},
 		{"missing payer", tenant, with(func(r *NewRequest) { r.Payer = "" }),
@@ -92,7 +94,7 @@ func TestValidateNewRequestNormalizes(t *testing.T) {
 	cfg := testConfig()
 	id := Identity{ID: "7c1c1a52-58d6-4b8e-9d2b-7f1d3a1e9b01", Role: config.RoleTenant, Lots: []string{"A12"}}
 	out, _, err := validateNewRequest(cfg, id, NewRequest{
-		Category: " travaux ", Subject: "  Fuite\r\nurgente ", Body: "Ligne 1\r\nLigne 2\x00\u202e ",
+		Category: " travaux ", Subject: "  Fuite\r\nurgente ", Body: "Ligne 1\r\nLigne 2\x07\u202e ",
 		Location: "Cuisine\n", Payer: "Propriétaire", Urgency: "URGENT",
 	})
 	if err != nil {

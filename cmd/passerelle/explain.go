@@ -16,6 +16,7 @@ import (
 	"passerelle/deadlines"
 	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
+	"passerelle/internal/fr"
 )
 
 const explainSummary = `Print how a request's response deadlines were computed: its history, then for each
@@ -125,39 +126,16 @@ func parseAgencyTime(s string, loc *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q: expected YYYY-MM-DD HH:MM or YYYY-MM-DD", s)
 }
 
-var weekdayAbbrFR = [...]string{"dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."}
-
 // frTime writes an instant in the agency's zone: "lun. 23/11/2026 10:12".
 func frTime(t time.Time, loc *time.Location) string {
 	if t.IsZero() {
-		return "—"
+		return fr.ShortDateTime(t)
 	}
-	l := t.In(loc)
-	return weekdayAbbrFR[l.Weekday()] + " " + l.Format("02/01/2006 15:04")
+	return fr.ShortDateTime(t.In(loc))
 }
 
 // frDuration writes a duration: "7 h 48", "2 j 15 h 00", "45 min".
-func frDuration(d time.Duration) string {
-	neg := d < 0
-	if neg {
-		d = -d
-	}
-	d = d.Round(time.Minute)
-	days, h, m := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour), int(d%time.Hour/time.Minute)
-	var s string
-	switch {
-	case days > 0:
-		s = fmt.Sprintf("%d j %d h %02d", days, h, m)
-	case h > 0:
-		s = fmt.Sprintf("%d h %02d", h, m)
-	default:
-		s = fmt.Sprintf("%d min", m)
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
+func frDuration(d time.Duration) string { return fr.DaysHoursMinutes(d) }
 
 func stateFR(d sla.Deadline, now time.Time) string {
 	switch d.State {

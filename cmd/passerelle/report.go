@@ -16,6 +16,7 @@ import (
 	"passerelle/database"
 	"passerelle/deadlines"
 	"passerelle/espaceclient"
+	"passerelle/internal/fr"
 )
 
 const reportSummary = `Reports for the agency's yearly quality synthesis.
@@ -127,7 +128,7 @@ func medianFR(d time.Duration) string {
 
 func writeSLATables(w io.Writer, rep deadlines.SLAReport, from, last, now time.Time, loc *time.Location) {
 	fmt.Fprintf(w, "Délais de première réponse — du %s au %s (inclus), état au %s\n",
-		from.Format("02/01/2006"), last.Format("02/01/2006"), frTime(now, loc))
+		fr.Date(from), fr.Date(last), frTime(now, loc))
 	table := func(title, first string, lines []deadlines.SLALine) {
 		fmt.Fprintf(w, "\n%s\n", title)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -11,6 +11,7 @@ import (
 	"github.com/rickar/cal/v2/fr"
 
 	"passerelle/config"
+	frfmt "passerelle/internal/fr"
 )
 
 // horizonDays bounds every walk through the calendar. A validated calendar
@@ -261,7 +262,7 @@ func (k *Calendar) day(c civil) ([]span, string) {
 	wd := c.noon().Weekday()
 	ranges := k.week[wd]
 	if len(ranges) == 0 {
-		return nil, weekdaysFR[wd]
+		return nil, frfmt.Weekday(wd)
 	}
 	spans := make([]span, len(ranges))
 	for i, r := range ranges {
@@ -358,25 +359,10 @@ func (c civil) add(n int) civil {
 	return civilOf(time.Date(c.y, c.m, c.d+n, 12, 0, 0, 0, time.UTC))
 }
 
-var weekdaysFR = [...]string{"dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"}
-
-var monthsFR = [...]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
-
 // FormatDue writes an instant for clients, in the calendar's zone:
 // "mardi 24 novembre à 18 h", "lundi 1er juin à 9 h 30". Seconds are
 // dropped.
-func (k *Calendar) FormatDue(t time.Time) string {
-	l := t.In(k.loc)
-	day := fmt.Sprint(l.Day())
-	if l.Day() == 1 {
-		day = "1er"
-	}
-	s := fmt.Sprintf("%s %s %s à %d h", weekdaysFR[l.Weekday()], day, monthsFR[l.Month()-1], l.Hour())
-	if l.Minute() != 0 {
-		s += fmt.Sprintf(" %02d", l.Minute())
-	}
-	return s
-}
+func (k *Calendar) FormatDue(t time.Time) string { return frfmt.LongDateTime(t.In(k.loc)) }
 
 func earlier(a, b time.Time) time.Time {
 	if b.Before(a) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/internal/fr"
 )
 
 // Duration is the time a deadline allows, on a clock.
@@ -50,16 +51,7 @@ func (d Duration) String() string {
 		parts = append(parts, s)
 	}
 	if d.Time > 0 || len(parts) == 0 {
-		h, m := int(d.Time/time.Hour), int(d.Time%time.Hour/time.Minute)
-		var s string
-		switch {
-		case h == 0:
-			s = fmt.Sprintf("%d min", m)
-		case m == 0:
-			s = fmt.Sprintf("%d h", h)
-		default:
-			s = fmt.Sprintf("%d h %02d", h, m)
-		}
+		s := fr.HoursMinutes(d.Time)
 		if biz {
 			s += " ouvrées"
 		}

@@ -17,12 +17,16 @@ GO ?= go
 build:
 	$(GO) build -o bin/passerelle ./cmd/passerelle
 
-# The README's test command: the real stack, every package test with the race detector, then the
-# end-to-end suite alone (it drives the running binary and may stop and start the stack's services).
+# The README's test command: the real stack, every package test with the race detector, each fuzz
+# target for TEST_FUZZTIME, then the end-to-end suite alone (it drives the running binary and may stop and start the stack's services).
 test: stack
 	$(GO) vet ./...
 	CI=$(CI) $(GO) test -race -count=1 -timeout 40m $$($(GO) list ./... | grep -v '/e2e$$')
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 	CI=$(CI) $(GO) test -v -count=1 -timeout 25m ./e2e
+
+# How long `make test` fuzzes each target (a bounded smoke run; `make fuzz` goes longer).
+TEST_FUZZTIME ?= 5s
 
 # The end-to-end promises on the running binary (PASSERELLE_BIN=path tests another build).
 test-e2e: stack

@@ -133,6 +133,9 @@ func New(cfg Config) (*Bridge, error) {
 		return err
 	}))
 
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[PurgeArgs]) error {
+		return b.purge(ctx)
+	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RedriveArgs]) error {
 		_, err := b.redrive(ctx)
 		return err
@@ -154,6 +157,7 @@ func New(cfg Config) (*Bridge, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true, ID: "poll_redmine"}))
 		periodic = append(periodic, b.redrivePeriodicJob())
+		periodic = append(periodic, b.purgePeriodicJob())
 	}
 	jobTimeout := JobTimeout(cfg.Holder.Get().Redmine.Timeout)
 	rc, err := river.NewClient(riverpgxv5.New(cfg.Pool), &river.Config{

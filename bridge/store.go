@@ -31,6 +31,7 @@ type Store interface {
 	PendingClientActions(ctx context.Context, requestID string, since time.Time) (int, error)
 	NextClientAction(ctx context.Context, requestID string) (espaceclient.Message, bool, error)
 	LastClientStatusJournal(ctx context.Context, requestID string) (int, error)
+	PurgeInboundDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
 // syncStore holds the bridge's own tables: poll cursors and per-issue sync

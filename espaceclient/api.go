@@ -3,6 +3,7 @@ package espaceclient
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -52,19 +53,43 @@ var errCrossOrigin = &Error{Status: http.StatusForbidden, Code: "cross_origin",
 //	POST /api/v1/requests/{id}/close
 //	GET  /api/v1/requests/{id}/attachments/{aid}
 //
-// and a JSON 404 for any other path under /api/v1/.
+// a JSON 405 (with Allow) for another method on one of these paths, and a
+// JSON 404 for any other path under /api/v1/.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle("GET /api/v1/me", a.authed("me", a.handleMe))
-	mux.Handle("GET /api/v1/categories", a.authed("categories", a.handleCategories))
-	mux.Handle("POST /api/v1/requests", a.authed("request_create", a.handleRequestCreate))
-	mux.Handle("GET /api/v1/requests", a.authed("request_list", a.handleRequestList))
-	mux.Handle("GET /api/v1/requests/{id}", a.authed("request_get", a.handleRequestGet))
-	mux.Handle("POST /api/v1/requests/{id}/messages", a.authed("message_create", a.handleMessageCreate))
-	mux.Handle("POST /api/v1/requests/{id}/close", a.authed("request_close", a.handleRequestClose))
-	mux.Handle("GET /api/v1/requests/{id}/attachments/{aid}", a.authed("attachment_get", a.handleAttachment))
+	routes := []struct {
+		method, path, name string
+		h                  handlerFunc
+	}{
+		{"GET", "/api/v1/me", "me", a.handleMe},
+		{"GET", "/api/v1/categories", "categories", a.handleCategories},
+		{"POST", "/api/v1/requests", "request_create", a.handleRequestCreate},
+		{"GET", "/api/v1/requests", "request_list", a.handleRequestList},
+		{"GET", "/api/v1/requests/{id}", "request_get", a.handleRequestGet},
+		{"POST", "/api/v1/requests/{id}/messages", "message_create", a.handleMessageCreate},
+		{"POST", "/api/v1/requests/{id}/close", "request_close", a.handleRequestClose},
+		{"GET", "/api/v1/requests/{id}/attachments/{aid}", "attachment_get", a.handleAttachment},
+	}
+	// shapes knows each path without its method, to tell a wrong method
+	// (405) from a wrong path (404): the catch-all below would otherwise
+	// answer 404 to both.
+	shapes := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range routes {
+		mux.Handle(rt.method+" "+rt.path, a.authed(rt.name, rt.h))
+		if allowed[rt.path] == nil {
+			shapes.Handle(rt.path, http.NotFoundHandler())
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
 	mux.Handle("/api/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := writeError(w, &Error{Status: http.StatusNotFound, Code: "not_found",
-			Message: "Cette adresse de l'API n'existe pas."})
+		e := &Error{Status: http.StatusNotFound, Code: "not_found", Message: "Cette adresse de l'API n'existe pas."}
+		if _, pattern := shapes.Handler(r); allowed[pattern] != nil {
+			methods := strings.Join(allowed[pattern], ", ")
+			w.Header().Set("Allow", methods)
+			e = &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+				Message: "Cette adresse de l'API n'accepte pas la méthode " + r.Method + " : utilisez " + methods + "."}
+		}
+		e = writeError(w, e)
 		a.access(r, "unknown", "", e.Status, e, time.Now())
 	}))
 }

@@ -178,9 +178,10 @@ func readMultipart(body io.Reader, boundary string, u config.Uploads, isAllowed 
 			if int64(len(data)) > limit {
 				return tooLongField(u, name)
 			}
-			if _, seen := sub.fields[name]; !seen {
-				sub.fields[name] = string(data)
+			if _, seen := sub.fields[name]; seen {
+				return duplicateField(name)
 			}
+			sub.fields[name] = string(data)
 		default:
 			if _, err := io.Copy(io.Discard, part); err != nil {
 				return err
@@ -194,19 +195,12 @@ func readMultipart(body io.Reader, boundary string, u config.Uploads, isAllowed 
 // refused (400) so a typo does not go unnoticed; numbers are taken as text
 // (a lot written 12); null is empty.
 func readJSONFields(body io.Reader, isAllowed func(string) bool, sub *submission) error {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&raw); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return errBodyTooLarge
-		}
-		return withCause(newError(http.StatusBadRequest, "bad_request", "", "Le JSON envoyé est illisible : un objet est attendu."), err)
+	raw, err := decodeObject(body)
+	if err != nil {
+		return err
 	}
-	if dec.More() {
-		return newError(http.StatusBadRequest, "bad_request", "", "Le JSON envoyé contient plus d'un objet.")
-	}
-	for name, v := range raw {
+	for _, kv := range raw {
+		name, v := kv.name, kv.value
 		if name == filesField {
 			return newError(http.StatusBadRequest, "bad_request", filesField,
 				"Les fichiers s'envoient en multipart/form-data, dans des parties nommées « attachments ».")
@@ -280,4 +274,62 @@ func (d *delimiterWatch) Write(p []byte) (int, error) {
 	}
 	d.tail = append(d.tail[:0:0], buf...)
 	return len(p), nil
+}
+
+// jsonField is one member of a JSON object, in its order.
+type jsonField struct {
+	name  string
+	value json.RawMessage
+}
+
+// decodeObject reads one JSON object member by member, refusing a member
+// named twice: encoding/json would silently keep the last one, and
+// multipart, which keeps none, refuses it too.
+func decodeObject(body io.Reader) ([]jsonField, error) {
+	dec := json.NewDecoder(body)
+	unreadable := func(err error) error {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errBodyTooLarge
+		}
+		return withCause(newError(http.StatusBadRequest, "bad_request", "", "Le JSON envoyé est illisible : un objet est attendu."), err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, unreadable(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, unreadable(errors.New("not an object"))
+	}
+	var out []jsonField
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, unreadable(err)
+		}
+		name, _ := tok.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, unreadable(err)
+		}
+		if seen[name] {
+			return nil, duplicateField(name)
+		}
+		seen[name] = true
+		out = append(out, jsonField{name: name, value: v})
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, unreadable(err)
+	}
+	if dec.More() {
+		return nil, newError(http.StatusBadRequest, "bad_request", "", "Le JSON envoyé contient plus d'un objet.")
+	}
+	return out, nil
+}
+
+// duplicateField is the 400 of a field sent twice.
+func duplicateField(name string) *Error {
+	return newError(http.StatusBadRequest, "duplicate_field", name,
+		"Le champ « %s » est envoyé deux fois : envoyez-le une seule fois.", truncateRunes(cleanLine(name), 40))
 }

@@ -74,9 +74,12 @@ start_bg() {
   # The pid is our subshell until it has exec'd the command: wait for that before anyone checks the marker.
   # Up to 30 s: on a machine just booted, with a cold disk cache, the exec chain (setsid, env, ruby) once took
   # more than 5 s and the stack gave up on a Redmine that then started fine.
+  # Gone means gone for half a second: once (e2e, Redmine restarted mid-suite) one read said the process was
+  # gone while it was exec'ing Ruby, the stack gave up and its error trap SIGTERMed a Redmine that was loading.
+  local gone=0
   for ((i = 0; i < 300; i++)); do
     pid_of "$name" >/dev/null && break
-    alive "$pid" || break
+    if alive "$pid"; then gone=0; else gone=$((gone + 1)); ((gone >= 5)) && break; fi
     sleep 0.1
   done
   pid_of "$name" >/dev/null || die "$name did not start: $*" "$logfile"

@@ -74,15 +74,17 @@ start_bg() {
   # The pid is our subshell until it has exec'd the command: wait for that before anyone checks the marker.
   # Up to 30 s: on a machine just booted, with a cold disk cache, the exec chain (setsid, env, ruby) once took
   # more than 5 s and the stack gave up on a Redmine that then started fine.
-  # Gone means gone for half a second: once (e2e, Redmine restarted mid-suite) one read said the process was
-  # gone while it was exec'ing Ruby, the stack gave up and its error trap SIGTERMed a Redmine that was loading.
-  local gone=0
+  # Seen once is enough: while env execs the daemon, /proc/PID/cmdline reads empty for a moment, and a second
+  # check right after the first (as this did) once caught that moment and gave up on a daemon that went on
+  # running (CI: "smtp did not start" with the catcher alive; "redmine did not start", then the error trap
+  # SIGTERMed a Redmine that was loading). Gone means gone for half a second.
+  local gone=0 seen=0
   for ((i = 0; i < 300; i++)); do
-    pid_of "$name" >/dev/null && break
+    if pid_of "$name" >/dev/null; then seen=1; break; fi
     if alive "$pid"; then gone=0; else gone=$((gone + 1)); ((gone >= 5)) && break; fi
     sleep 0.1
   done
-  pid_of "$name" >/dev/null || die "$name did not start: $*" "$logfile"
+  ((seen)) || die "$name did not start: $*" "$logfile"
   echo "$spec" >"$RUN_DIR/$name.spec"
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"passerelle/internal/hookguard/hookguardtest"
 	"passerelle/kratos"
 	"passerelle/kratos/kratostest"
 )
@@ -78,12 +79,12 @@ func TestInboundMalformedInputIsRefusedBeforeAnyCall(t *testing.T) {
 				id = "msg_" + uniqueName("bad")
 			}
 			body := []byte(c.body)
-			res := rawPost{path: "/hooks/inbound", content: body, header: g.signedHeaders(id, time.Now(), body)}.do(t, addr)
-			if res.err != nil {
-				t.Fatalf("no answer: %v", res.err)
+			res := hookguardtest.Post{Path: "/hooks/inbound", Content: body, Header: g.signedHeaders(id, time.Now(), body)}.Do(t, addr)
+			if res.Err != nil {
+				t.Fatalf("no answer: %v", res.Err)
 			}
-			if res.status != c.wantStatus || !strings.Contains(res.body, `"code":"`+c.wantCode+`"`) || !strings.Contains(res.body, `"message":"`) {
-				t.Fatalf("HTTP %d %s; want %d with error code %s and a message", res.status, res.body, c.wantStatus, c.wantCode)
+			if res.Status != c.wantStatus || !strings.Contains(res.Body, `"code":"`+c.wantCode+`"`) || !strings.Contains(res.Body, `"message":"`) {
+				t.Fatalf("HTTP %d %s; want %d with error code %s and a message", res.Status, res.Body, c.wantStatus, c.wantCode)
 			}
 			if n := ids.calls.Load() - calls; n != 0 {
 				t.Errorf("%d Kratos lookups for a malformed delivery; want none", n)

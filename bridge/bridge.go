@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/database"
 	"passerelle/deadlines"
 	"passerelle/internal/logging"
 	"passerelle/redmine"
@@ -120,8 +121,19 @@ func New(cfg Config) (*Bridge, error) {
 		return b.retryIssue(ctx, j.JobRow, j.Args.IssueID)
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[PollArgs]) error {
+		var st PollStats
+		var err error
 		start := time.Now()
-		st, err := b.PollOnce(ctx)
+		locked, lerr := database.WithSessionLock(ctx, cfg.Pool, database.LockPoll, "poll", func() error {
+			st, err = b.PollOnce(ctx)
+			return nil
+		})
+		if lerr != nil {
+			return lerr
+		}
+		if !locked {
+			return nil // another replica is polling now
+		}
 		pollDuration.Observe(time.Since(start).Seconds())
 		pollFetched.Add(float64(st.Fetched))
 		if err != nil {

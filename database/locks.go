@@ -23,6 +23,9 @@ const (
 	// LockDueField is a request's transaction lock ordering the writers of
 	// its "Échéance réponse" custom field (deadlines, syncDueField).
 	LockDueField = 7413
+	// LockPoll is the poll's session lock: one poll of Redmine at a time
+	// across replicas (bridge, PollArgs).
+	LockPoll = 7414
 )
 
 // WithSessionLock runs fn while holding the session advisory lock (class,

@@ -25,6 +25,7 @@ import (
 	"passerelle/config"
 	"passerelle/database"
 	"passerelle/espaceclient"
+	"passerelle/espaceclient/web"
 	"passerelle/kratos"
 	"passerelle/redmine"
 )
@@ -57,6 +58,7 @@ type App struct {
 	store    *espaceclient.Store
 	bridge   *bridge.Bridge
 	service  *espaceclient.Service
+	flows    web.Flows
 	handler  http.Handler
 	admin    http.Handler
 	reloaded *prometheus.CounterVec

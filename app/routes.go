@@ -9,6 +9,7 @@ import (
 
 	"passerelle/bridge"
 	"passerelle/espaceclient"
+	"passerelle/espaceclient/web"
 )
 
 // routes mounts every route of the daemon, on the customer-facing handler
@@ -27,6 +28,8 @@ func (a *App) routes(sessions espaceclient.Sessions, directory espaceclient.Iden
 	espaceclient.NewAPI(a.service, sessions, a.log).Register(mux)
 	espaceclient.NewInbound(a.service, directory, a.log).Register(mux)
 	bridge.NewHooks(a.bridge, a.holder, a.log).Register(mux)
+	web.New(web.Config{Service: a.service, Sessions: sessions, Flows: a.flows,
+		PublicURL: a.holder.Get().PublicURL, Log: a.log}).Register(mux)
 	a.health(mux)
 
 	adminMux := http.NewServeMux()

@@ -203,8 +203,10 @@ func errText(e *Error) string {
 
 // ---- JSON views ---------------------------------------------------------------
 
-// requestSummary is a request as listed: no thread.
-type requestSummary struct {
+// RequestSummary is a request as listed: no thread.
+// RequestSummary is a request as one reader sees it (Service.Summary): the
+// API's item of a list, and the head of a request page.
+type RequestSummary struct {
 	Request
 	StatusLabel string `json:"status_label"`
 	// Transmission is "en cours de transmission" until the Redmine issue exists.
@@ -224,15 +226,16 @@ type requestSummary struct {
 	Visibility string `json:"visibility"`
 }
 
-// requestDetail is a request with its thread.
-type requestDetail struct {
-	requestSummary
+// RequestDetail is a request with its thread.
+// RequestDetail is RequestSummary with the thread (Service.Detail).
+type RequestDetail struct {
+	RequestSummary
 	Messages []Message `json:"messages"`
 }
 
-func summaryOf(cfg *config.Config, id Identity, r Request) requestSummary {
+func summaryOf(cfg *config.Config, id Identity, r Request) RequestSummary {
 	r.Messages = nil
-	s := requestSummary{
+	s := RequestSummary{
 		Request:          r,
 		StatusLabel:      StatusLabel(r.Status),
 		Transmission:     TransmissionPending,
@@ -253,10 +256,10 @@ func summaryOf(cfg *config.Config, id Identity, r Request) requestSummary {
 	return s
 }
 
-func detailOf(cfg *config.Config, id Identity, r Request) requestDetail {
+func detailOf(cfg *config.Config, id Identity, r Request) RequestDetail {
 	msgs := r.Messages
 	if msgs == nil {
 		msgs = []Message{}
 	}
-	return requestDetail{requestSummary: summaryOf(cfg, id, r), Messages: msgs}
+	return RequestDetail{RequestSummary: summaryOf(cfg, id, r), Messages: msgs}
 }

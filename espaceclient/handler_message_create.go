@@ -9,7 +9,7 @@ import "net/http"
 // (its linked_request_id), and the Location header points at it.
 type messageCreated struct {
 	Message
-	Request requestSummary `json:"request"`
+	Request RequestSummary `json:"request"`
 }
 
 // handleMessageCreate answers POST /api/v1/requests/{id}/messages, with the
@@ -17,28 +17,17 @@ type messageCreated struct {
 // An author who lost the rights the request needs (see writeRefusal) gets
 // 403 rights_changed and nothing is stored.
 func (a *API) handleMessageCreate(w http.ResponseWriter, r *http.Request, id Identity) error {
-	if err := checkRole(id); err != nil {
-		return err
-	}
 	requestID := r.PathValue("id")
-	cur, err := a.svc.GetRequest(r.Context(), id, requestID)
-	if err != nil {
-		// 404 before reading a body that could not be used anyway.
+	// 404, read_only or rights_changed before reading a body that could not
+	// be used anyway.
+	if _, err := a.svc.CheckWritable(r.Context(), id, requestID); err != nil {
 		return err
 	}
-	if err := writableCheck(a.svc.cfg.Get(), id, cur); err != nil {
-		// read_only or rights_changed, before reading the body too; AddMessage
-		// checks again under the request's lock.
-		return err
-	}
-	sub, err := readSubmission(w, r, a.svc.cfg.Get().Uploads, messageFields, true)
+	sub, err := a.svc.ReadMessageForm(w, r)
 	if err != nil {
 		return err
 	}
-	if err := a.svc.checkQuota(r.Context(), id, requestID, sub.files); err != nil {
-		return err
-	}
-	msg, err := a.svc.AddMessage(r.Context(), id, requestID, sub.get("body"), sub.files, SourceAPI)
+	msg, err := a.svc.SubmitMessage(r.Context(), id, requestID, sub, SourceAPI)
 	if err != nil {
 		return err
 	}
@@ -47,7 +36,7 @@ func (a *API) handleMessageCreate(w http.ResponseWriter, r *http.Request, id Ide
 		return err
 	}
 	a.log.WithField("request_id", req.ID).WithField("message_id", msg.ID).WithField("identity_id", id.ID).
-		WithField("attachments", len(sub.files)).WithField("linked", req.ID != requestID).Info("message added")
+		WithField("attachments", len(sub.Files)).WithField("linked", req.ID != requestID).Info("message added")
 	w.Header().Set("Location", "/api/v1/requests/"+req.ID)
 	writeJSON(w, http.StatusCreated, messageCreated{Message: msg, Request: summaryOf(a.svc.cfg.Get(), id, req)})
 	return nil

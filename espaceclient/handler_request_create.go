@@ -9,25 +9,17 @@ func (a *API) handleRequestCreate(w http.ResponseWriter, r *http.Request, id Ide
 	if err := checkRole(id); err != nil {
 		return err
 	}
-	sub, err := readSubmission(w, r, a.svc.cfg.Get().Uploads, createFields, true)
+	sub, err := a.svc.ReadRequestForm(w, r)
 	if err != nil {
 		return err
 	}
-	if err := a.svc.checkQuota(r.Context(), id, "", sub.files); err != nil {
-		return err
-	}
-	in := NewRequest{
-		Category: sub.get("category"), Subject: sub.get("subject"), Body: sub.get("body"),
-		Location: sub.get("location"), Urgency: sub.get("urgency"), Payer: sub.get("payer"),
-		Lot: sub.get("lot"), Mandate: sub.get("mandate"),
-	}
-	req, err := a.svc.CreateRequest(r.Context(), id, in, sub.files, SourceAPI)
+	req, err := a.svc.SubmitRequest(r.Context(), id, sub, SourceAPI)
 	if err != nil {
 		return err
 	}
 	a.log.WithField("request_id", req.ID).WithField("reference", req.Reference).
 		WithField("identity_id", id.ID).WithField("category", req.Category).
-		WithField("attachments", len(sub.files)).Info("request created")
+		WithField("attachments", len(sub.Files)).Info("request created")
 	w.Header().Set("Location", "/api/v1/requests/"+req.ID)
 	writeJSON(w, http.StatusCreated, detailOf(a.svc.cfg.Get(), id, req))
 	return nil

@@ -4,7 +4,7 @@ import "net/http"
 
 // requestList is GET /api/v1/requests.
 type requestList struct {
-	Requests []requestSummary `json:"requests"`
+	Requests []RequestSummary `json:"requests"`
 }
 
 // handleRequestList answers GET /api/v1/requests[?status=]: the caller's
@@ -16,7 +16,7 @@ func (a *API) handleRequestList(w http.ResponseWriter, r *http.Request, id Ident
 		return err
 	}
 	cfg := a.svc.cfg.Get()
-	out := requestList{Requests: make([]requestSummary, 0, len(reqs))}
+	out := requestList{Requests: make([]RequestSummary, 0, len(reqs))}
 	for _, req := range reqs {
 		out.Requests = append(out.Requests, summaryOf(cfg, id, req))
 	}

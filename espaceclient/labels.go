@@ -22,6 +22,9 @@ var Payers = []Option{
 	{"owner", "Le propriétaire"},
 	{"syndic", "Le syndic de copropriété"},
 	{"other", "Un autre intervenant"},
+	// The client does not know: finding who pays is then the agency's first
+	// task (seeds, "Procédure réparations").
+	{"unknown", "Je ne sais pas (à déterminer par l'agence)"},
 }
 
 // Urgencies are the values of NewRequest.Urgency.
@@ -33,7 +36,7 @@ var Urgencies = []Option{
 
 // French spellings accepted as well, so a form or a gateway may send them.
 var optionAliases = map[string]string{
-	"locataire": "tenant", "proprietaire": "owner", "propriétaire": "owner", "bailleur": "owner", "autre": "other",
+	"locataire": "tenant", "proprietaire": "owner", "propriétaire": "owner", "bailleur": "owner", "autre": "other", "inconnu": "unknown", "je ne sais pas": "unknown",
 	"urgente": "urgent", "haute": "high", "elevee": "high", "élevée": "high", "normale": "normal",
 }
 

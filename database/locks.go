@@ -26,6 +26,9 @@ const (
 	// LockPoll is the poll's session lock: one poll of Redmine at a time
 	// across replicas (bridge, PollArgs).
 	LockPoll = 7414
+	// LockWatch is the deadline watcher's session lock: one run at a time
+	// across replicas (deadlines, WatchArgs).
+	LockWatch = 7415
 )
 
 // WithSessionLock runs fn while holding the session advisory lock (class,

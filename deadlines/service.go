@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/database"
 	"passerelle/notify"
 	"passerelle/redmine"
 )
@@ -157,7 +158,18 @@ func (s *Service) DueLabel(t time.Time) string {
 // job.
 func (s *Service) Register(workers *river.Workers) {
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[WatchArgs]) error {
-		st, err := s.watcher.RunOnce(ctx)
+		var st WatchStats
+		var err error
+		locked, lerr := database.WithSessionLock(ctx, s.pool, database.LockWatch, "deadline_watch", func() error {
+			st, err = s.watcher.RunOnce(ctx)
+			return nil
+		})
+		if lerr != nil {
+			return lerr
+		}
+		if !locked {
+			return nil // another replica's run is under way
+		}
 		if err != nil {
 			s.log.WithError(err).Warn("deadline watcher run had errors")
 		} else if st != (WatchStats{}) {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 	"github.com/sirupsen/logrus"
 )
 
@@ -40,21 +39,18 @@ type WatchArgs struct{}
 // Kind names the job in River.
 func (WatchArgs) Kind() string { return "deadline_watch" }
 
-// InsertOpts keeps one watch queued or running at a time (not once ever:
-// see oneAtATime); a failed run is not retried (the next interval's is).
-func (WatchArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: oneAtATime}}
-}
-
-// oneAtATime are the unique states for "one queued or running at a time".
+// InsertOpts: a failed run is not retried (the next interval's is). No
+// River uniqueness: one run at a time is the session lock LockWatch, taken
+// by the worker (Service.Register), as for the bridge's poll.
 //
-// River fact (river@v0.51.1, insert_opts.go): UniqueOpts{ByArgs: true}
-// without ByState uses the default unique states, which include completed:
-// the first completed watch would block every later one for 24 h. See the
-// bridge's PollArgs, which has the same need.
-var oneAtATime = []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+// River fact (river@v0.51.1): uniqueness by args over states that include
+// running (the first version's oneAtATime) let a run left "running" by a
+// SIGKILLed leader block every later insert until River's rescuer moved it
+// (JobTimeout + 10 s, checked every 30 s), and the default unique states
+// include completed (one run per 24 h). A PostgreSQL advisory lock dies with
+// the session that held it, at once.
+func (WatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1}
 }
 
 // Watcher defaults.

@@ -42,7 +42,7 @@ func (p *Pages) handleRequest(w http.ResponseWriter, r *http.Request, id espacec
 	case "closed":
 		notice = p.cat.T("request.closed")
 	}
-	p.render(w, http.StatusOK, "request", page{Title: p.cat.T("request.title", d.Reference), Identity: &id, Data: d, Notice: notice})
+	p.render(w, http.StatusOK, "request", page{Title: d.Subject, Identity: &id, Data: d, Notice: notice})
 	return nil
 }
 
@@ -133,7 +133,7 @@ func (p *Pages) handleMessageCreate(w http.ResponseWriter, r *http.Request, id e
 			field = "body"
 		}
 	}
-	p.render(w, e.Status, "request", page{Title: p.cat.T("request.title", d.Reference), Identity: &id, Data: d,
+	p.render(w, e.Status, "request", page{Title: d.Subject, Identity: &id, Data: d,
 		Errors: []fieldError{{Field: field, Message: e.Message}}})
 	return nil
 }

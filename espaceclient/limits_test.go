@@ -82,11 +82,26 @@ func TestUploadConcurrencyLimit(t *testing.T) {
 			_ = mw.WriteField(k, v)
 		}
 	}()
-
-	// Until the first is admitted, the second may pass; an empty form is
-	// refused with a 422 then and stores nothing.
-	var second response
+	// Wait until the server admitted the first upload (it holds the slot):
+	// probing earlier let a probe take the slot first, and the first was
+	// refused instead (seen with -count=4).
 	deadline := time.Now().Add(10 * time.Second)
+	for e.api.limits.inflightOf(tenant.id) == 0 {
+		select {
+		case res := <-first:
+			t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload was not admitted within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// The first holds the slot: a second one is refused with a 429 (an
+	// empty form would otherwise be a 422, storing nothing either way).
+	var second response
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		second = tenant.postMultipart("/api/v1/requests", map[string]string{}, []Upload{{"x.jpg", jpegBytes(t)}})
 		if second.status == http.StatusTooManyRequests || time.Now().After(deadline) {
@@ -192,4 +207,14 @@ func TestStorageQuotas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// inflightOf is the identity's count of uploads in flight.
+func (l *identityLimits) inflightOf(identity string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.entries[identity]; e != nil {
+		return e.inflight
+	}
+	return 0
 }

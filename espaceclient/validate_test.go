@@ -52,7 +52,7 @@ func TestValidateNewRequest(t *testing.T) {
 		{"missing payer", tenant, with(func(r *NewRequest) { r.Payer = "" }),
 			422, "required", "payer", "Indiquez qui prend en charge les frais : le locataire, le propriétaire, le syndic ou un autre intervenant."},
 		{"bad payer", tenant, with(func(r *NewRequest) { r.Payer = "mairie" }),
-			422, "invalid_value", "payer", "« mairie » n'est pas une valeur possible pour qui prend en charge les frais : choisissez parmi tenant, owner, syndic, other."},
+			422, "invalid_value", "payer", "« mairie » n'est pas une valeur possible pour qui prend en charge les frais : choisissez parmi tenant, owner, syndic, other, unknown."},
 		{"bad urgency", tenant, with(func(r *NewRequest) { r.Urgency = "hier" }),
 			422, "invalid_value", "urgency", "« hier » n'est pas une valeur possible pour l'urgence : choisissez parmi urgent, high, normal."},
 		{"missing urgency", tenant, with(func(r *NewRequest) { r.Urgency = "" }),

@@ -245,7 +245,7 @@ func TestMeAndCategories(t *testing.T) {
 	if strings.Join(ids, ",") != "travaux,comptabilite,loyer-charges,voisinage,autre" {
 		t.Fatalf("tenant categories: %v", ids)
 	}
-	if fmt.Sprint(at(t, cats, "categories.0.requires")) != "[lot location payer urgency]" || length(t, cats, "payers") != 4 {
+	if fmt.Sprint(at(t, cats, "categories.0.requires")) != "[lot location payer urgency]" || length(t, cats, "payers") != 5 {
 		t.Fatalf("categories: %s", res.body)
 	}
 	owner := e.newClient("owner", []string{"L1"}, []string{"M-1"})

@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+
+	"passerelle/config"
 )
 
 // What a client wrote (a subject, a message, a file name holding <script>
@@ -115,4 +118,41 @@ func TestOwnerReadsLotRequestReadOnly(t *testing.T) {
 	if status, _, _ := owner.form("/demandes/"+id+"/messages", map[string]string{"body": "je réponds"}, nil); status != http.StatusForbidden {
 		t.Fatalf("owner reply: %d, want 403", status)
 	}
+}
+
+// Kratos unreachable (nothing listens where the configuration says it is):
+// a page answers the "connexion momentanément indisponible" page, 503 with
+// Retry-After, never a redirect to the login (not a logout) nor a 500.
+func TestKratosUnreachableIsTheConnectionUnavailablePage(t *testing.T) {
+	s := newSite(t)
+	c := s.client(t, "tenant", []string{"A12"}, nil)
+	down := newSite(t, func(cfg *config.Config) { cfg.Kratos.PublicURL = "http://" + closedAddr(t) })
+	c.site = down
+	status, h, body := c.get("/")
+	if status != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {
+		t.Fatalf("GET / with Kratos unreachable: %d (Retry-After %q), want 503", status, h.Get("Retry-After"))
+	}
+	mustContain(t, "the outage page", body, "Connexion momentanément indisponible", "Vos demandes sont conservées")
+}
+
+// A path that is no page answers the 404 page.
+func TestUnknownPathIsTheNotFoundPage(t *testing.T) {
+	s := newSite(t)
+	status, h, body := s.anonymous(t).get("/nulle-part")
+	if status != http.StatusNotFound || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /nulle-part: %d %s", status, h.Get("Content-Type"))
+	}
+	mustContain(t, "the 404 page", body, "Page introuvable", `lang="fr"`)
+}
+
+// closedAddr is a loopback address where nothing listens.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

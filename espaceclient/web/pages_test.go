@@ -33,7 +33,7 @@ type site struct {
 	prefix string
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T, mutate ...func(*config.Config)) *site {
 	t.Helper()
 	env := testenv.Env(t, "PASSERELLE_CONFIG", "REDMINE_SYNC_API_KEY")
 	t.Setenv("PASSERELLE_REDMINE_API_KEY", env[1])
@@ -42,6 +42,9 @@ func newSite(t *testing.T) *site {
 		t.Fatal(err)
 	}
 	cfg.ReferencePrefix = "W" + strings.ToUpper(randomHex(3))
+	for _, m := range mutate {
+		m(cfg)
+	}
 	pool, _ := testenv.NewPool(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)

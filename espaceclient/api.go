@@ -2,7 +2,6 @@ package espaceclient
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,8 +21,6 @@ type API struct {
 	// csrf refuses state-changing browser requests coming from another
 	// origin (Sec-Fetch-Site / Origin), since the session may be a cookie.
 	csrf *http.CrossOriginProtection
-	// limits holds the per-identity write rate and upload slots (config.Limits).
-	limits *identityLimits
 }
 
 // NewAPI returns the API. log may be nil (a JSON logger on standard error).
@@ -32,7 +29,7 @@ func NewAPI(svc *Service, sessions Sessions, log *logrus.Logger) *API {
 		log = logrus.New()
 		log.SetFormatter(&logrus.JSONFormatter{})
 	}
-	return &API{svc: svc, sessions: sessions, log: log, csrf: http.NewCrossOriginProtection(), limits: newIdentityLimits()}
+	return &API{svc: svc, sessions: sessions, log: log, csrf: http.NewCrossOriginProtection()}
 }
 
 // TrustOrigin lets browser pages of another origin (such as
@@ -135,11 +132,9 @@ func (a *API) authed(action string, h handlerFunc) http.Handler {
 		}
 		if err == nil && isWrite(r) {
 			// Before the body is read: a refused write costs nothing and stores nothing.
-			release, refusal := a.limits.admit(id.ID, isUpload(r), a.svc.limitsConfig(), time.Now())
+			release, refusal := a.svc.AdmitWrite(sw, r, id)
 			if refusal != nil {
-				sw.Header().Set("Retry-After", strconv.Itoa(refusal.retryAfter))
-				sw.Header().Set("Connection", "close") // the unread body is not drained
-				err = refusal.Error
+				err = refusal
 			} else {
 				defer release()
 			}

@@ -3,6 +3,7 @@ package espaceclient
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"passerelle/config"
@@ -108,4 +109,20 @@ func (s *Service) Location() *time.Location { return s.location(s.cfg.Get()) }
 // the agency ("" for owners).
 func CategoryVisibility(role config.Role, cat config.Category) string {
 	return categoryVisibility(role, cat)
+}
+
+// AdmitWrite lets one write of id through the per-identity limits
+// (config.Limits: the write rate, and the uploads in flight for a multipart
+// body), before its body is read: a refused write costs nothing and stores
+// nothing. It returns release, to call when the write ends, or the 429 to
+// answer (Retry-After and Connection: close already set on w: the unread
+// body is not drained). One limiter per process, for every front door.
+func (s *Service) AdmitWrite(w http.ResponseWriter, r *http.Request, id Identity) (release func(), refusal *Error) {
+	release, lr := s.limits.admit(id.ID, isUpload(r), s.limitsConfig(), time.Now())
+	if lr != nil {
+		w.Header().Set("Retry-After", strconv.Itoa(lr.retryAfter))
+		w.Header().Set("Connection", "close")
+		return nil, lr.Error
+	}
+	return release, nil
 }

@@ -119,7 +119,6 @@ type env struct {
 	outbox *recordingOutbox
 	srv    *httptest.Server
 	logs   *syncBuffer
-	api    *API
 }
 
 func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
@@ -139,7 +138,6 @@ func newEnv(t *testing.T, mutate ...func(*config.Config)) *env {
 	api := NewAPI(e.svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log)
 	mux := http.NewServeMux()
 	api.Register(mux)
-	e.api = api
 	NewInbound(e.svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)

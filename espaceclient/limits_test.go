@@ -86,7 +86,7 @@ func TestUploadConcurrencyLimit(t *testing.T) {
 	// probing earlier let a probe take the slot first, and the first was
 	// refused instead (seen with -count=4).
 	deadline := time.Now().Add(10 * time.Second)
-	for e.api.limits.inflightOf(tenant.id) == 0 {
+	for e.svc.limits.inflightOf(tenant.id) == 0 {
 		select {
 		case res := <-first:
 			t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)

@@ -26,6 +26,10 @@ type Service struct {
 
 	// dueLabel writes a due time for clients; set by SetDueLabel.
 	dueLabel func(time.Time) string
+
+	// limits holds the per-identity write rate and upload slots
+	// (config.Limits), shared by every front door (AdmitWrite).
+	limits *identityLimits
 }
 
 // SetDueLabel sets how a request's due time is written for clients ("Réponse
@@ -42,7 +46,7 @@ func NewService(store *Store, cfg *config.Holder, outbox Outbox, now func() time
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, cfg: cfg, outbox: outbox, now: now, locs: map[string]*time.Location{}}
+	return &Service{store: store, cfg: cfg, outbox: outbox, now: now, locs: map[string]*time.Location{}, limits: newIdentityLimits()}
 }
 
 // Store returns the service's store.

@@ -62,6 +62,15 @@ func (p *Pages) authed(action string, h pageFunc) http.Handler {
 				return
 			}
 		}
+		if err == nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// The API's limits, before the body is read (Service.AdmitWrite).
+			release, refusal := p.svc.AdmitWrite(sw, r, id)
+			if refusal != nil {
+				err = refusal
+			} else {
+				defer release()
+			}
+		}
 		if err == nil {
 			err = h(sw, r, id)
 		}

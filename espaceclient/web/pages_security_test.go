@@ -156,3 +156,23 @@ func closedAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// The pages apply the API's write limits (one limiter, Service.AdmitWrite):
+// past the burst a form is refused with 429, Retry-After and the French
+// message, and nothing is stored.
+func TestPagesApplyTheWriteRateLimit(t *testing.T) {
+	s := newSite(t, func(cfg *config.Config) {
+		cfg.Limits.WritesPerMinute, cfg.Limits.WritesBurst = 1, 2
+	})
+	c := s.client(t, "tenant", []string{"A12"}, nil)
+	c.file(repair("A12"), nil)
+	c.file(repair("A12"), nil)
+	status, h, body := c.form("/demandes", repair("A12"), nil)
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+		t.Fatalf("third form in a row: %d (Retry-After %q), want 429", status, h.Get("Retry-After"))
+	}
+	mustContain(t, "the refusal", body, "trop d&#39;envois", "rien n&#39;a été enregistré")
+	if n := c.requestCount(); n != 2 {
+		t.Fatalf("%d requests stored, want 2", n)
+	}
+}

@@ -106,6 +106,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.bridge = br
 	a.service = espaceclient.NewService(a.store, a.holder, br.Outbox(), opts.Now)
 	a.service.SetDueLabel(br.Deadlines().DueLabel)
+	a.flows = kratos.NewFlows(cfg.Kratos.PublicURL, nil).WithBrowserURL(cfg.Kratos.BrowserURL)
 	a.handler, a.admin = a.routes(
 		kratos.NewSessions(cfg.Kratos.PublicURL, nil),
 		kratos.NewDirectory(cfg.Kratos.AdminURL, nil),

@@ -113,6 +113,11 @@ type RedmineCustomFields struct {
 // Kratos locates the Ory Kratos that holds the clients' identities.
 type Kratos struct {
 	PublicURL string `yaml:"public_url"`
+	// BrowserURL is where browsers reach Kratos' public API, when it differs
+	// from PublicURL (the address this server uses, such as a private
+	// network name): the self-service flows start there and the customer
+	// space's pages may post their forms there. Empty: PublicURL.
+	BrowserURL string `yaml:"browser_url"`
 	// AdminURL must never be exposed: Kratos' admin API has no authentication.
 	AdminURL string `yaml:"admin_url"`
 }

@@ -92,6 +92,7 @@ func TestConfigProblems(t *testing.T) {
 		{"missing reference field", "    reference: 1\n", "", 8, `redmine.custom_fields.reference: required`},
 		{"missing redmine url", "  url: http://127.0.0.1:3000\n", "", 5, "redmine.url: required"},
 		{"bad url", "  url: http://127.0.0.1:3000", "  url: 127.0.0.1:3000", 6, `is not an http(s) URL`},
+		{"bad kratos browser url", "  admin_url: http://127.0.0.1:4434", "  admin_url: http://127.0.0.1:4434\n  browser_url: connexion.agence.fr", 16, `kratos.browser_url: "connexion.agence.fr" is not an http(s) URL`},
 		{"unknown client status", "    New: new", "    New: nouveau", 18, `"nouveau" is not a client status`},
 		{"closed status not mapped to closed", "  client_closed_status: Closed", "  client_closed_status: New", 11, `must be mapped to closed`},
 		{"unknown role", "    roles: [tenant, owner]", "    roles: [tenant, landlord]", 23, `categories[0].roles[1]: "landlord" is not a role`},

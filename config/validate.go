@@ -186,6 +186,7 @@ func (c *Config) validate(v *validator) {
 	}
 
 	checkURL("kratos.public_url", c.Kratos.PublicURL, true)
+	checkURL("kratos.browser_url", c.Kratos.BrowserURL, false)
 	checkURL("kratos.admin_url", c.Kratos.AdminURL, true)
 
 	if c.SMTP.Addr != "" {

@@ -9,6 +9,7 @@ KRATOS_SRC=$REPO_ROOT/tools/kratos
 KRATOS_CONFIG=$REPO_ROOT/deploy/kratos/kratos.yml
 KRATOS_SCHEMA=$REPO_ROOT/deploy/kratos/identity.schema.json
 KRATOS_SECRETS=$STACK_DIR/kratos/secrets.yml
+KRATOS_COURIER_DIR=$REPO_ROOT/deploy/kratos/courier
 KRATOS_PUBLIC_URL=http://127.0.0.1:4433
 KRATOS_ADMIN_URL=http://127.0.0.1:4434
 
@@ -62,8 +63,10 @@ start_kratos() {
   ensure_kratos_secrets
   local cmd=(env DSN="$KRATOS_DSN" "$KRATOS_BIN" serve -c "$KRATOS_CONFIG" -c "$KRATOS_SECRETS"
     --dev --watch-courier --sqa-opt-out)
-  local spec
-  spec=$(spec_of "${cmd[*]}" "$KRATOS_CONFIG" "$KRATOS_SCHEMA" "$KRATOS_SECRETS")
+  local spec templates
+  # The courier's templates (kratos.yml courier.templates) are part of the spec: a changed mail restarts Kratos.
+  mapfile -t templates < <(find "$KRATOS_COURIER_DIR" -type f -name '*.gotmpl' | LC_ALL=C sort)
+  spec=$(spec_of "${cmd[*]}" "$KRATOS_CONFIG" "$KRATOS_SCHEMA" "$KRATOS_SECRETS" "${templates[@]}")
   if service_current kratos "$spec" kratos_ready; then
     log "kratos: already running ($KRATOS_PUBLIC_URL, admin $KRATOS_ADMIN_URL)"
     return

@@ -119,7 +119,9 @@ func (b *browser) do(method, path string, body io.Reader, contentType string, he
 	return resp.StatusCode, resp.Header, string(raw)
 }
 
-func (b *browser) get(path string) (int, http.Header, string) { return b.do(http.MethodGet, path, nil, "") }
+func (b *browser) get(path string) (int, http.Header, string) {
+	return b.do(http.MethodGet, path, nil, "")
+}
 
 // form posts fields and files (name → bytes) as multipart/form-data.
 func (b *browser) form(path string, fields map[string]string, files map[string][]byte, headers ...string) (int, http.Header, string) {

@@ -29,13 +29,13 @@ type templates struct {
 // mustParseTemplates parses every page with the layout and the partials.
 func mustParseTemplates(cat Catalogue, local func(time.Time) time.Time) *templates {
 	funcs := template.FuncMap{
-		"local": local,
-		"t": cat.T,
+		"local":       local,
+		"t":           cat.T,
 		"statusLabel": espaceclient.StatusLabel,
-		"humanSize": humanSize,
-		"isImage":   func(ct string) bool { return strings.HasPrefix(ct, "image/") && ct != "image/heic" },
-		"inc":       func(i int) int { return i + 1 },
-		"safeText":  func(s string) template.HTML { return template.HTML(s) }, // only for espaceclient.RenderText output
+		"humanSize":   humanSize,
+		"isImage":     func(ct string) bool { return strings.HasPrefix(ct, "image/") && ct != "image/heic" },
+		"inc":         func(i int) int { return i + 1 },
+		"safeText":    func(s string) template.HTML { return template.HTML(s) }, // only for espaceclient.RenderText output
 		"kratosText": func(t any) string {
 			return kratosText(cat, t)
 		},

@@ -2,13 +2,14 @@
 # shellcheck disable=SC2016 # jq filters are single-quoted on purpose
 # make stack — start Passerelle's real dev/test stack on 127.0.0.1, idempotently:
 #   PostgreSQL 15 (:5432), Redmine 5.0.4 on WEBrick (:3000), Ory Kratos v1.3.1 (:4433 public, :4434 admin),
-#   an SMTP catcher (aiosmtpd, :1025, one file per message in .stack/maildir).
+#   an SMTP catcher (aiosmtpd, :1025, one file per message in .stack/maildir); for the browser tests, Debian's
+#   Chromium and axe-core (npm ci into tools/browser/node_modules).
 # Installs what is missing (Debian 12 packages, Kratos built once into $PASSERELLE_CACHE), provisions Redmine
 # and writes .stack/env (export lines for tests and tools). A rerun with everything up takes a few seconds.
 # Stop with `make stack-down` (it stops only what this script started).
 #
 # One file per component under scripts/stack/ (sourced below; each starts with what it does): common.sh
-# (shared with stack-down.sh), lib.sh (the helpers), packages.sh, postgres.sh, smtp.sh, redmine.sh,
+# (shared with stack-down.sh), lib.sh (the helpers), packages.sh, browser.sh, postgres.sh, smtp.sh, redmine.sh,
 # webhook-plugin.sh, redmine-provision.sh, redmine-check.sh, kratos.sh, env.sh. This file is the order.
 #
 # Environment: PASSERELLE_CACHE (default /var/cache/passerelle), STACK_DIR (default <repo>/.stack),
@@ -29,6 +30,8 @@ trap 'on_error $? $LINENO "$BASH_COMMAND" "${BASH_SOURCE[0]-}"' ERR
 # others: common.sh's REPO_ROOT and STACK_DIR, redmine.sh's REDMINE_DIR (webhook-plugin.sh uses it).
 # shellcheck source=scripts/stack/packages.sh
 source "$STACK_LIB/packages.sh"
+# shellcheck source=scripts/stack/browser.sh
+source "$STACK_LIB/browser.sh"
 # shellcheck source=scripts/stack/postgres.sh
 source "$STACK_LIB/postgres.sh"
 # shellcheck source=scripts/stack/smtp.sh
@@ -56,6 +59,7 @@ main() {
   fi
   log "stack: starting in ${STACK_DIR}"
   ensure_packages
+  ensure_browser_tools
   start_postgres
   start_smtp
   start_redmine   # boots in the background while Kratos starts

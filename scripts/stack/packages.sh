@@ -2,9 +2,9 @@
 # Component of scripts/stack.sh (sourced): the Debian 12 packages every component needs, installed when missing.
 
 # ruby-faraday: the redmine_webhook plugin posts with it (its Gemfile names it; Debian's Redmine takes it from
-# the Debian package).
+# the Debian package). chromium (/usr/bin/chromium): the e2e suite's browser tests drive it headless.
 PACKAGES=(postgresql redmine redmine-sqlite ruby-webrick ruby-faraday python3-aiosmtpd curl jq openssl
-  ca-certificates procps)
+  ca-certificates procps chromium)
 
 ensure_packages() {
   step packages
@@ -13,6 +13,10 @@ ensure_packages() {
     status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
     [[ $status == installed ]] || missing+=("$pkg")
   done
+  # Node.js and npm install the browser tests' axe-core (browser.sh). Checked as commands, not as packages: a
+  # machine may have them from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
   if ((${#missing[@]} == 0)); then
     log "packages: all present"
     return

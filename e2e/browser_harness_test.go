@@ -296,6 +296,31 @@ func (b *browser) text(selector string) string {
 	return s
 }
 
+// value returns the current value of a form field.
+func (b *browser) value(selector string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(selector)))
+	if err != nil {
+		b.fatalf("value %s: %v", selector, err)
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression in the page and returns its value
+// as text (fmt.Sprint of the decoded JSON value).
+func (b *browser) eval(expr string) string {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, actionTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr))
+	if err != nil {
+		b.fatalf("eval %q: %v", expr, err)
+	}
+	return fmt.Sprint(v)
+}
+
 // waitVisible waits until the element matched by the CSS selector is
 // shown.
 func (b *browser) waitVisible(selector string) {

@@ -21,6 +21,7 @@ cat <<TXT
 ==================================================================
  Passerelle — démo
 ------------------------------------------------------------------
+ Espace client     : http://127.0.0.1:8080/   (pages ; sur un téléphone ou un navigateur)
  API espace client : http://127.0.0.1:8080/api/v1/   (santé : /healthz)
  Redmine (équipe)  : $REDMINE_URL
      gestionnaire / $REDMINE_DEMO_PASSWORD   (groupe Gestionnaires)
@@ -30,6 +31,8 @@ cat <<TXT
      locataire@demo.test    / Demo-Locataire-2026     (lot LOT-A12)
      proprietaire@demo.test / Demo-Proprietaire-2026  (lots LOT-A12, LOT-B03 ; mandat M-2026-001, ticket Redmine n° $ticket)
  E-mails captés    : $MAILDIR/new/
+
+ Mot de passe oublié : http://127.0.0.1:8080/recuperation (le code arrive dans les e-mails captés)
 
  Se connecter et déposer une demande (API) :
    flow=\$(curl -s $KRATOS_PUBLIC_URL/self-service/login/api | python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')

@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/config"
+	"passerelle/internal/httpx"
 )
 
 // API is the customer space's JSON API (DESIGN.md, "Customer-space API").
@@ -95,34 +96,12 @@ func (a *API) Register(mux *http.ServeMux) {
 // its success answer itself and returns the error to answer otherwise.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, id Identity) error
 
-// statusWriter remembers the status written.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // authed checks the session, runs h, writes its error as JSON and logs one
 // line per call (never a cookie, a token or a body).
 func (a *API) authed(action string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		var id Identity
 		err := a.csrf.Check(r)
 		if err != nil {
@@ -144,14 +123,14 @@ func (a *API) authed(action string, h handlerFunc) http.Handler {
 		}
 		var e *Error
 		if err != nil {
-			if sw.status != 0 {
+			if sw.Status != 0 {
 				// The answer has started (a download cut short): log only.
 				e = asError(err)
 			} else {
 				e = writeError(sw, err)
 			}
 		}
-		status := sw.status
+		status := sw.Status
 		if status == 0 {
 			status = http.StatusOK
 		}

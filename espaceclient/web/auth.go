@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"passerelle/espaceclient"
+	"passerelle/internal/httpx"
 	"passerelle/kratos"
 )
 
@@ -41,17 +42,17 @@ type publicFunc func(w http.ResponseWriter, r *http.Request) error
 func (p *Pages) public(action string, h publicFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		var err error
 		if p.flows == nil {
 			err = kratos.ErrUnavailable
 		} else {
 			err = h(sw, r)
 		}
-		if err != nil && sw.status == 0 {
+		if err != nil && sw.Status == 0 {
 			p.errorPage(sw, r, nil, err)
 		}
-		p.access(r, action, "", sw.status, err, start)
+		p.access(r, action, "", sw.Status, err, start)
 	})
 }
 

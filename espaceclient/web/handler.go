@@ -9,32 +9,13 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"passerelle/espaceclient"
+	"passerelle/internal/httpx"
 	"passerelle/kratos"
 )
 
 // pageFunc is a page or action for a signed-in client. It writes its answer
 // and returns the error to show otherwise (one wrapper, as in the API).
 type pageFunc func(w http.ResponseWriter, r *http.Request, id espaceclient.Identity) error
-
-// statusWriter remembers the status written, for the access log.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
 
 // authed checks the Kratos session (and, for a POST, that the form comes
 // from this site), runs h, and turns its error into a page:
@@ -46,7 +27,7 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 func (p *Pages) authed(action string, h pageFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &httpx.StatusWriter{ResponseWriter: w}
 		var id espaceclient.Identity
 		var err error
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -58,7 +39,7 @@ func (p *Pages) authed(action string, h pageFunc) http.Handler {
 			id, err = p.sessions.Check(r.Context(), r)
 			if errors.Is(err, kratos.ErrNoSession) {
 				p.toLogin(sw, r)
-				p.access(r, action, "", sw.status, nil, start)
+				p.access(r, action, "", sw.Status, nil, start)
 				return
 			}
 		}
@@ -74,10 +55,10 @@ func (p *Pages) authed(action string, h pageFunc) http.Handler {
 		if err == nil {
 			err = h(sw, r, id)
 		}
-		if err != nil && sw.status == 0 {
+		if err != nil && sw.Status == 0 {
 			p.errorPage(sw, r, &id, err)
 		}
-		p.access(r, action, id.ID, sw.status, err, start)
+		p.access(r, action, id.ID, sw.Status, err, start)
 	})
 }
 

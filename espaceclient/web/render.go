@@ -46,13 +46,8 @@ func mustParseTemplates(cat Catalogue, local func(time.Time) time.Time) *templat
 			}
 			return textField{Name: name, Label: label, Hint: hint, Required: required, Value: v, Error: pg.FieldError(name)}
 		},
-		"contains": func(list []string, s string) bool {
-			for _, x := range list {
-				if x == s {
-					return true
-				}
-			}
-			return false
+		"filesOf": func(pg page, label string, maxFiles int, maxSize string, lost bool) filesField {
+			return filesField{Label: label, Error: pg.FieldError("attachments"), MaxFiles: maxFiles, MaxSize: maxSize, Lost: lost}
 		},
 	}
 	for k, v := range fr.FuncMap() {
@@ -100,6 +95,14 @@ type page struct {
 type textField struct {
 	Name, Label, Hint, Value, Error string
 	Required                        bool
+}
+
+// filesField is a form's file input, for the "files-field" partial.
+type filesField struct {
+	Label, Error, MaxSize string
+	MaxFiles              int
+	// Lost: the form came back after files were chosen (browsers never keep them).
+	Lost bool
 }
 
 // fieldError is one problem of a form; Field is the id of the input it is

@@ -249,7 +249,7 @@ func TestSignedNativeWebhookIsAccepted(t *testing.T) {
 	})
 }
 
-// With 1,000 issues in Redmine that Passerelle does not mirror, an idle poll
+// With 1,000 issues or more in Redmine that Passerelle does not mirror, an idle poll
 // makes exactly one request to Redmine.
 func TestIdlePollCostsOneRequest(t *testing.T) {
 	// Other tests share this Redmine: a short overlap keeps their recent
@@ -275,7 +275,12 @@ func TestIdlePollCostsOneRequest(t *testing.T) {
 func ensureUnmirroredIssues(t *testing.T, h *harness, n int) {
 	t.Helper()
 	ctx := context.Background()
-	page, err := h.admin.ListIssues(ctx, redmine.IssueQuery{CustomFields: map[int]string{h.cfg.Redmine.CustomFields.Reference: "!*"}, Limit: 1})
+	// Every issue of the shared Redmine is one this test's fresh database
+	// does not mirror; those created below have no reference at all. Counted
+	// without a custom-field filter: Redmine 5.0.4 on SQLite takes over 20 s
+	// for "cf_1=!*" once it holds ~10,000 issues (seen in a clean-clone run),
+	// 0.1 s for the plain count.
+	page, err := h.admin.ListIssues(ctx, redmine.IssueQuery{StatusID: "*", Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,12 @@ type Limits struct {
 	// ConcurrentUploads is how many multipart posts (with files) one identity
 	// may have in flight at once (default 2).
 	ConcurrentUploads int `yaml:"concurrent_uploads"`
+	// UploadsInFlight is how many multipart posts the whole process reads at
+	// once, all identities together (default 16): a form is held in memory
+	// while it is checked, so this bounds that memory at UploadsInFlight ×
+	// the body cap (uploads.max_files × uploads.max_file_size + text),
+	// however many clients upload at once.
+	UploadsInFlight int `yaml:"uploads_in_flight"`
 	// RequestQuota is the most bytes of files clients may store on one request
 	// (default twice a full message: 2 × uploads.max_files × uploads.max_file_size, 50MiB).
 	RequestQuota ByteSize `yaml:"request_quota"`
@@ -28,6 +34,7 @@ const (
 	DefaultWritesPerMinute   = 20
 	DefaultWritesBurst       = 10
 	DefaultConcurrentUploads = 2
+	DefaultUploadsInFlight   = 16
 )
 
 // WithDefaults returns l with every unset (zero) limit at its default, for
@@ -48,6 +55,9 @@ func (l *Limits) applyDefaults(u Uploads) {
 	if l.ConcurrentUploads == 0 {
 		l.ConcurrentUploads = DefaultConcurrentUploads
 	}
+	if l.UploadsInFlight == 0 {
+		l.UploadsInFlight = DefaultUploadsInFlight
+	}
 	full := ByteSize(u.MaxFiles) * u.MaxFileSize
 	if l.RequestQuota == 0 {
 		l.RequestQuota = 2 * full
@@ -66,6 +76,11 @@ func (l Limits) validate(v *validator, path string, u Uploads) {
 	}
 	if l.ConcurrentUploads < 0 || l.ConcurrentUploads > 100 {
 		v.errf(path+".concurrent_uploads", "%d: expected between 1 and 100", l.ConcurrentUploads)
+	}
+	if l.UploadsInFlight < 0 || l.UploadsInFlight > 1000 {
+		v.errf(path+".uploads_in_flight", "%d: expected between 1 and 1000 uploads read at once by the process", l.UploadsInFlight)
+	} else if l.UploadsInFlight > 0 && l.ConcurrentUploads > l.UploadsInFlight {
+		v.errf(path+".concurrent_uploads", "%d is more than limits.uploads_in_flight (%d): expected at most as many", l.ConcurrentUploads, l.UploadsInFlight)
 	}
 	if l.RequestQuota < u.MaxFileSize {
 		v.errf(path+".request_quota", "%s is less than uploads.max_file_size (%s): expected at least one file's worth, such as %s", l.RequestQuota, u.MaxFileSize, 2*ByteSize(u.MaxFiles)*u.MaxFileSize)

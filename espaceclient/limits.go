@@ -20,6 +20,7 @@ import (
 //	413 quota_exceeded      the files would take the request or the identity over its storage quota
 //	429 too_many_requests   the identity writes faster than limits.writes_per_minute
 //	429 too_many_uploads    the identity already has limits.concurrent_uploads uploads in flight
+//	429 server_busy         the process already reads limits.uploads_in_flight uploads (all identities)
 //
 // Every 429 carries a Retry-After header.
 
@@ -29,6 +30,9 @@ type identityLimits struct {
 	mu      sync.Mutex
 	entries map[string]*identityLimit
 	sweep   time.Time
+	// uploads is the count of multipart posts in flight, all identities
+	// together (limits.uploads_in_flight).
+	uploads int
 }
 
 type identityLimit struct {
@@ -76,6 +80,10 @@ func (l *identityLimits) admit(identity string, upload bool, lim config.Limits, 
 	if e.writes.Burst() != lim.WritesBurst {
 		e.writes.SetBurstAt(now, lim.WritesBurst)
 	}
+	if upload && l.uploads >= lim.UploadsInFlight {
+		return nil, &limitRefusal{retryAfter: 5, Error: newError(http.StatusTooManyRequests, "server_busy", "",
+			"L'espace client reçoit beaucoup de fichiers en ce moment : réessayez dans quelques secondes. Rien n'a été enregistré pour cet envoi.")}
+	}
 	if upload && e.inflight >= lim.ConcurrentUploads {
 		return nil, &limitRefusal{retryAfter: 2, Error: newError(http.StatusTooManyRequests, "too_many_uploads", "",
 			"Un envoi de fichiers est déjà en cours sur votre compte (au plus %d à la fois) : attendez qu'il se termine, puis réessayez. Rien n'a été enregistré pour cet envoi.",
@@ -97,11 +105,13 @@ func (l *identityLimits) admit(identity string, upload bool, lim config.Limits, 
 		return func() {}, nil
 	}
 	e.inflight++
+	l.uploads++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			e.inflight--
+			l.uploads--
 			e.last = time.Now()
 			l.mu.Unlock()
 		})

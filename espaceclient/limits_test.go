@@ -218,3 +218,59 @@ func (l *identityLimits) inflightOf(identity string) int {
 	}
 	return 0
 }
+
+// The whole process reads at most limits.uploads_in_flight uploads at once,
+// all identities together: while one client's upload is held open, another
+// client's is refused with 429 server_busy (and stores nothing); once the
+// first ends, the other's goes through.
+func TestUploadsInFlightBoundTheProcess(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Limits = config.Limits{WritesPerMinute: 6000, WritesBurst: 1000, ConcurrentUploads: 1, UploadsInFlight: 1}
+	})
+	holder := e.newClient("tenant", []string{"A12"}, nil)
+	other := e.newClient("tenant", []string{"A12"}, nil)
+
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { _ = pw.CloseWithError(io.ErrUnexpectedEOF) })
+	mw := multipart.NewWriter(pw)
+	first := make(chan response, 1)
+	go func() { first <- holder.doStreaming(pr, mw.FormDataContentType()) }()
+	go func() {
+		for k, v := range repairFields("A12") {
+			_ = mw.WriteField(k, v)
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.svc.limits.inflightOf(holder.id) == 0 {
+		select {
+		case res := <-first:
+			t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first upload was not admitted within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	res := other.postMultipart("/api/v1/requests", repairFields("A12"), []Upload{{"photo.jpg", jpegBytes(t)}})
+	if res.status != http.StatusTooManyRequests || res.errCode(t) != "server_busy" || res.header.Get("Retry-After") == "" {
+		t.Fatalf("another client's upload while the process is full: %d %s", res.status, res.body)
+	}
+	e.expectRows(0, 0, 0)
+
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="attachments"; filename="photo.jpg"`)
+	h.Set("Content-Type", "image/jpeg")
+	part, _ := mw.CreatePart(h)
+	_, _ = part.Write(jpegBytes(t))
+	_ = mw.Close()
+	_ = pw.Close()
+	if res := <-first; res.status != http.StatusCreated {
+		t.Fatalf("the held upload: %d %s", res.status, res.body)
+	}
+	if res := other.postMultipart("/api/v1/requests", repairFields("A12"), []Upload{{"photo.jpg", jpegBytes(t)}}); res.status != http.StatusCreated {
+		t.Fatalf("the other client's upload once the first ended: %d %s", res.status, res.body)
+	}
+	e.expectRows(2, 2, 2)
+}

@@ -97,8 +97,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(),
 		Timeout: cfg.Redmine.Timeout, Transport: opts.RedmineTransport})
 	a.store = espaceclient.NewStore(a.pool)
+	directory := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
 	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
-		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval})
+		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
+		Clients: directory})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -109,7 +111,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	a.flows = kratos.NewFlows(cfg.Kratos.PublicURL, nil).WithBrowserURL(cfg.Kratos.BrowserURL)
 	a.handler, a.admin = a.routes(
 		kratos.NewSessions(cfg.Kratos.PublicURL, nil),
-		kratos.NewDirectory(cfg.Kratos.AdminURL, nil),
+		directory,
 	)
 	return a, nil
 }

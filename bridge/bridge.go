@@ -21,6 +21,7 @@ import (
 	"passerelle/database"
 	"passerelle/deadlines"
 	"passerelle/internal/logging"
+	"passerelle/notify/clientmail"
 	"passerelle/redmine"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	// FetchPollInterval is how often idle workers look for jobs besides
 	// Postgres notifications (default 1s).
 	FetchPollInterval time.Duration
+	// Clients finds clients in Kratos for the mails about their requests
+	// (notify/clientmail); nil runs no client notification.
+	Clients clientmail.Directory
 }
 
 // Bridge is the sync engine: it owns the River client that runs the
@@ -61,6 +65,9 @@ type Bridge struct {
 	// deadlinesSvc is the whole service (Deadlines), the same value.
 	deadlines    deadlineHooks
 	deadlinesSvc *deadlines.Service
+	// clientmail sends clients the mails about their requests (nil when
+	// Config.Clients is).
+	clientmail *clientmail.Service
 
 	dirMu     sync.Mutex
 	dir       *redmine.Directory
@@ -161,9 +168,23 @@ func New(cfg Config) (*Bridge, error) {
 	b.deadlines, b.deadlinesSvc = dl, dl
 	dl.Register(workers)
 
+	var cm *clientmail.Service
+	if cfg.Clients != nil {
+		cm, err = clientmail.New(clientmail.Config{Holder: cfg.Holder, Pool: cfg.Pool, Directory: cfg.Clients,
+			Log: cfg.Log, Now: func() time.Time { return b.cfg.Now() }})
+		if err != nil {
+			return nil, err
+		}
+		cm.Register(workers)
+		b.clientmail = cm
+	}
+
 	var periodic []*river.PeriodicJob
 	if !cfg.NoPeriodic {
 		periodic = append(periodic, dl.PeriodicJobs()...)
+		if cm != nil {
+			periodic = append(periodic, cm.PeriodicJobs()...)
+		}
 		interval := cfg.Holder.Get().Redmine.PollInterval
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),
 			func() (river.JobArgs, *river.InsertOpts) { return PollArgs{}, nil },
@@ -201,6 +222,9 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	b.river = rc
 	dl.SetJobClient(rc)
+	if cm != nil {
+		cm.SetJobClient(rc)
+	}
 	return b, nil
 }
 
@@ -312,3 +336,7 @@ func (p *backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	jitter := 0.8 + 0.4*rand.Float64()
 	return time.Now().Add(time.Duration(float64(d) * jitter))
 }
+
+// ClientMail returns the client notifications' service (nil when
+// Config.Clients was).
+func (b *Bridge) ClientMail() *clientmail.Service { return b.clientmail }

@@ -40,18 +40,19 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// ReferencePrefix starts every dossier reference (default "D":
 	// D-2026-000123). Instances sharing one Redmine need distinct prefixes.
-	ReferencePrefix string     `yaml:"reference_prefix"`
-	Database        Database   `yaml:"database"`
-	Redmine         Redmine    `yaml:"redmine"`
-	Kratos          Kratos     `yaml:"kratos"`
-	SMTP            SMTP       `yaml:"smtp"`
-	Uploads         Uploads    `yaml:"uploads"`
-	Limits          Limits     `yaml:"limits"`
-	Webhooks        Webhooks   `yaml:"webhooks"`
-	Calendar        Calendar   `yaml:"calendar"`
-	Statuses        Statuses   `yaml:"statuses"`
-	Deadlines       Deadlines  `yaml:"deadlines"`
-	Categories      []Category `yaml:"categories"`
+	ReferencePrefix string        `yaml:"reference_prefix"`
+	Database        Database      `yaml:"database"`
+	Redmine         Redmine       `yaml:"redmine"`
+	Kratos          Kratos        `yaml:"kratos"`
+	SMTP            SMTP          `yaml:"smtp"`
+	Uploads         Uploads       `yaml:"uploads"`
+	Limits          Limits        `yaml:"limits"`
+	Webhooks        Webhooks      `yaml:"webhooks"`
+	Calendar        Calendar      `yaml:"calendar"`
+	Statuses        Statuses      `yaml:"statuses"`
+	Deadlines       Deadlines     `yaml:"deadlines"`
+	Notifications   Notifications `yaml:"notifications"`
+	Categories      []Category    `yaml:"categories"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`

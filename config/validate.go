@@ -87,6 +87,7 @@ func (c *Config) applyDefaults() {
 	}
 	c.Calendar.applyDefaults()
 	c.Deadlines.applyDefaults()
+	c.Notifications.applyDefaults()
 }
 
 func (c *Config) loadSecrets(v *validator) {
@@ -243,6 +244,7 @@ func (c *Config) validate(v *validator) {
 
 	c.Calendar.validate(v, "calendar")
 	c.Deadlines.validate(v, "deadlines")
+	c.Notifications.validate(v, "notifications")
 
 	if len(c.Categories) == 0 {
 		v.errf("categories", "required: expected at least one client category (see config/example.yaml)")

@@ -29,6 +29,9 @@ const (
 	// LockWatch is the deadline watcher's session lock: one run at a time
 	// across replicas (deadlines, WatchArgs).
 	LockWatch = 7415
+	// LockNotify is the client-notification sweep's session lock: one sweep
+	// at a time across replicas (notify/clientmail, SweepArgs).
+	LockNotify = 7420
 )
 
 // WithSessionLock runs fn while holding the session advisory lock (class,

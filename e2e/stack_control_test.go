@@ -116,7 +116,8 @@ func mailsAbout(t *testing.T, ref string) map[string][]caughtMail {
 				continue
 			}
 			m, err := mail.ReadMessage(f)
-			if err == nil && m.Header.Get("X-Passerelle-Reference") == ref {
+			// Staff alerts only (clients' mails carry X-Passerelle-Event instead).
+			if err == nil && m.Header.Get("X-Passerelle-Reference") == ref && m.Header.Get("X-Passerelle-Alert") != "" {
 				subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
 				kind := m.Header.Get("X-Passerelle-Alert")
 				out[kind] = append(out[kind], caughtMail{file: e.Name(), subject: subj, to: m.Header.Get("To"), messageID: m.Header.Get("Message-Id")})

@@ -26,6 +26,7 @@ func commands() []command {
 		{"report", "reports: sla (share answered in time, median answer time)", cmdReport},
 		{"resync", "queue again what is not in Redmine yet (after fixing a permanent error)", cmdResync},
 		{"identities", "clients' identities: deactivate (revoking every session), activate", cmdIdentities},
+		{"notifications", "mails to clients: failed (the ones given up)", cmdNotifications},
 	}
 }
 

@@ -1,0 +1,52 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Notifications tunes the mails to clients about their requests
+// (notify/clientmail).
+type Notifications struct {
+	// DigestTime is when clients who chose "une fois par jour" get their
+	// digest, "HH:MM" in calendar.time_zone (default "08:00").
+	DigestTime string `yaml:"digest_time"`
+	// SweepInterval is how often new events are looked for (default 5s): an
+	// immediate mail leaves within about this long.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// Disabled stops every mail to clients (the events are still recorded).
+	Disabled bool `yaml:"disabled"`
+}
+
+// Defaults of Notifications.
+const (
+	DefaultDigestTime        = "08:00"
+	DefaultNotifySweepPeriod = 5 * time.Second
+)
+
+func (n *Notifications) applyDefaults() {
+	if n.DigestTime == "" {
+		n.DigestTime = DefaultDigestTime
+	}
+	if n.SweepInterval == 0 {
+		n.SweepInterval = DefaultNotifySweepPeriod
+	}
+}
+
+// DigestClock returns the digest's hour and minute.
+func (n Notifications) DigestClock() (hour, minute int, err error) {
+	t, err := time.Parse("15:04", n.DigestTime)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q: expected a time of day as HH:MM, such as 08:00", n.DigestTime)
+	}
+	return t.Hour(), t.Minute(), nil
+}
+
+func (n Notifications) validate(v *validator, path string) {
+	if _, _, err := n.DigestClock(); err != nil {
+		v.errf(path+".digest_time", "%v", err)
+	}
+	if n.SweepInterval < time.Second || n.SweepInterval > 10*time.Minute {
+		v.errf(path+".sweep_interval", "%s: expected between 1s and 10m", n.SweepInterval)
+	}
+}

@@ -1,0 +1,167 @@
+package clientmail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strconv"
+	"strings"
+	texttemplate "text/template"
+
+	"passerelle/espaceclient"
+	"passerelle/notify"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+var funcs = map[string]any{"join": strings.Join}
+
+var (
+	textTemplates = texttemplate.Must(texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl"))
+	htmlTemplates = htmltemplate.Must(htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html.tmpl"))
+)
+
+// site is what every mail links to and signs with.
+type site struct {
+	PublicURL string
+	Agency    string
+	// Domain is the Message-ID domain (the sender's).
+	Domain string
+}
+
+func (s site) requestURL(id string) string { return strings.TrimRight(s.PublicURL, "/") + "/demandes/" + id }
+func (s site) preferencesURL() string     { return strings.TrimRight(s.PublicURL, "/") + "/preferences" }
+
+// eventView is what the event templates lay out.
+type eventView struct {
+	Title, Name, Lead, Quote, Subject, Reference, RedmineNumber, URL, Agency, PreferencesURL string
+	QuoteHTML                                                                              htmltemplate.HTML
+	Files                                                                                  []string
+}
+
+// subjectAndLead writes, in French, a mail's subject and first sentence.
+func subjectAndLead(n notification) (subject, lead string) {
+	ref := "[" + n.Reference + "] "
+	switch n.Event {
+	case EventReceived:
+		return ref + "Demande reçue : " + n.Subject,
+			"Nous avons bien reçu votre demande. Son numéro de dossier est " + n.Reference + " : il figure dans chaque e-mail à son sujet."
+	case EventTransmitted:
+		num := ""
+		if n.RedmineIssueID != nil {
+			num = " (n° " + strconv.Itoa(*n.RedmineIssueID) + ")"
+		}
+		return ref + "Demande transmise à l'agence" + num, "Votre demande est transmise à l'agence" + num + ", qui la traite."
+	case EventAnswer:
+		return ref + "Réponse de l'agence : " + n.Subject, "L'agence a répondu à votre demande :"
+	case EventClosed:
+		return ref + "Demande clôturée : " + n.Subject, "Votre demande est clôturée. Vous pouvez encore écrire depuis votre espace client si le problème n'est pas réglé."
+	default:
+		label := espaceclient.StatusLabel(n.ClientStatus)
+		return ref + "Statut : " + label, "Le statut de votre demande est maintenant « " + label + " »."
+	}
+}
+
+// digestLine is one event in a digest, in French.
+func digestLine(n notification) string {
+	switch n.Event {
+	case EventAnswer:
+		text := strings.Join(strings.Fields(n.Body), " ")
+		if r := []rune(text); len(r) > 300 {
+			text = string(r[:300]) + "…"
+		}
+		line := "Réponse de l'agence : " + text
+		if len(n.Files) > 0 {
+			line += " (pièces jointes : " + strings.Join(n.Files, ", ") + ")"
+		}
+		return line
+	default:
+		_, lead := subjectAndLead(n)
+		return lead
+	}
+}
+
+// eventMail builds the mail of one immediate notification.
+func eventMail(s site, n notification) (notify.Message, error) {
+	subject, lead := subjectAndLead(n)
+	v := eventView{Title: subject, Name: n.AuthorName, Lead: lead, Subject: n.Subject, Reference: n.Reference,
+		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
+	if n.RedmineIssueID != nil {
+		v.RedmineNumber = strconv.Itoa(*n.RedmineIssueID)
+	}
+	if n.Event == EventAnswer {
+		v.Quote = n.Body
+		v.QuoteHTML = htmltemplate.HTML(espaceclient.RenderText(n.Body)) // escaped by RenderText
+		v.Files = n.Files
+	}
+	msg := notify.Message{To: []string{n.Email}, Subject: subject,
+		MessageID: notify.StableMessageID(s.Domain, "client-notification", n.ID)}
+	if err := render(&msg, "event", v); err != nil {
+		return notify.Message{}, err
+	}
+	thread(&msg, s, n.RequestID)
+	msg.Headers["X-Passerelle-Reference"] = n.Reference
+	msg.Headers["X-Passerelle-Event"] = string(n.Event)
+	return msg, nil
+}
+
+// digestView is what the digest templates lay out.
+type digestView struct {
+	Title, Name, Agency, PreferencesURL string
+	Requests                            []digestRequest
+}
+
+type digestRequest struct {
+	Subject, Reference, URL string
+	Lines                   []string
+}
+
+// digestMail builds one client's digest of rows (ordered by request).
+func digestMail(s site, day string, rows []notification) (notify.Message, error) {
+	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].AuthorName, Agency: s.Agency,
+		PreferencesURL: s.preferencesURL()}
+	for _, n := range rows {
+		if len(v.Requests) == 0 || v.Requests[len(v.Requests)-1].Reference != n.Reference {
+			v.Requests = append(v.Requests, digestRequest{Subject: n.Subject, Reference: n.Reference, URL: s.requestURL(n.RequestID)})
+		}
+		last := &v.Requests[len(v.Requests)-1]
+		last.Lines = append(last.Lines, digestLine(n))
+	}
+	msg := notify.Message{To: []string{rows[0].Email}, Subject: v.Title,
+		MessageID: notify.StableMessageID(s.Domain, "client-digest", rows[0].IdentityID, day)}
+	if err := render(&msg, "digest", v); err != nil {
+		return notify.Message{}, err
+	}
+	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "X-Passerelle-Event": "digest"}
+	unsubscribe(&msg, s)
+	return msg, nil
+}
+
+func render(msg *notify.Message, name string, v any) error {
+	var text, html bytes.Buffer
+	if err := textTemplates.ExecuteTemplate(&text, name+".txt", v); err != nil {
+		return fmt.Errorf("rendering the %s mail: %w", name, err)
+	}
+	if err := htmlTemplates.ExecuteTemplate(&html, name+".html", v); err != nil {
+		return fmt.Errorf("rendering the %s mail: %w", name, err)
+	}
+	msg.Text, msg.HTML = text.String(), html.String()
+	return nil
+}
+
+// thread sets the headers every event mail carries: auto-generated, and
+// In-Reply-To/References to the request's thread id, so a mail client
+// groups a request's mails.
+func thread(msg *notify.Message, s site, requestID string) {
+	root := "<" + notify.StableMessageID(s.Domain, "request", requestID) + ">"
+	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "In-Reply-To": root, "References": root}
+	unsubscribe(msg, s)
+}
+
+// unsubscribe points List-Unsubscribe at the preferences page (where the
+// client chooses immediate, daily or no mail).
+func unsubscribe(msg *notify.Message, s site) {
+	msg.Headers["List-Unsubscribe"] = "<" + s.preferencesURL() + ">"
+}

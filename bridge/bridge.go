@@ -21,7 +21,7 @@ import (
 	"passerelle/database"
 	"passerelle/deadlines"
 	"passerelle/internal/logging"
-	"passerelle/notify/clientmail"
+	"passerelle/notify/clientnotify"
 	"passerelle/redmine"
 )
 
@@ -48,8 +48,8 @@ type Config struct {
 	// Postgres notifications (default 1s).
 	FetchPollInterval time.Duration
 	// Clients finds clients in Kratos for the mails about their requests
-	// (notify/clientmail); nil runs no client notification.
-	Clients clientmail.Directory
+	// (notify/clientnotify); nil runs no client notification.
+	Clients clientnotify.Directory
 }
 
 // Bridge is the sync engine: it owns the River client that runs the
@@ -65,9 +65,9 @@ type Bridge struct {
 	// deadlinesSvc is the whole service (Deadlines), the same value.
 	deadlines    deadlineHooks
 	deadlinesSvc *deadlines.Service
-	// clientmail sends clients the mails about their requests (nil when
+	// clientnotify tells clients about the mails about their requests (nil when
 	// Config.Clients is).
-	clientmail *clientmail.Service
+	clientnotify *clientnotify.Service
 
 	dirMu     sync.Mutex
 	dir       *redmine.Directory
@@ -168,15 +168,15 @@ func New(cfg Config) (*Bridge, error) {
 	b.deadlines, b.deadlinesSvc = dl, dl
 	dl.Register(workers)
 
-	var cm *clientmail.Service
+	var cm *clientnotify.Service
 	if cfg.Clients != nil {
-		cm, err = clientmail.New(clientmail.Config{Holder: cfg.Holder, Pool: cfg.Pool, Directory: cfg.Clients,
+		cm, err = clientnotify.New(clientnotify.Config{Holder: cfg.Holder, Pool: cfg.Pool, Directory: cfg.Clients,
 			Log: cfg.Log, Now: func() time.Time { return b.cfg.Now() }})
 		if err != nil {
 			return nil, err
 		}
 		cm.Register(workers)
-		b.clientmail = cm
+		b.clientnotify = cm
 	}
 
 	var periodic []*river.PeriodicJob
@@ -337,6 +337,6 @@ func (p *backoffPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 	return time.Now().Add(time.Duration(float64(d) * jitter))
 }
 
-// ClientMail returns the client notifications' service (nil when
+// ClientNotify returns the client notifications' service (nil when
 // Config.Clients was).
-func (b *Bridge) ClientMail() *clientmail.Service { return b.clientmail }
+func (b *Bridge) ClientNotify() *clientnotify.Service { return b.clientnotify }

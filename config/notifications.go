@@ -6,7 +6,7 @@ import (
 )
 
 // Notifications tunes the mails to clients about their requests
-// (notify/clientmail).
+// (notify/clientnotify).
 type Notifications struct {
 	// DigestTime is when clients who chose "une fois par jour" get their
 	// digest, "HH:MM" in calendar.time_zone (default "08:00").

@@ -30,7 +30,7 @@ const (
 	// across replicas (deadlines, WatchArgs).
 	LockWatch = 7415
 	// LockNotify is the client-notification sweep's session lock: one sweep
-	// at a time across replicas (notify/clientmail, SweepArgs).
+	// at a time across replicas (notify/clientnotify, SweepArgs).
 	LockNotify = 7420
 )
 

@@ -577,14 +577,16 @@ type customer struct {
 	t     *testing.T
 	token string
 	lot   string
+	// email is the login address (where the client's mails go).
+	email string
 }
 
 // newTenant creates a tenant identity holding one lot, logged in.
 func newTenant(t *testing.T) *customer {
 	t.Helper()
 	lot := "E2E-" + randomString(6, "0123456789")
-	_, _, token := kratostest.NewClient(t, "tenant", []string{lot}, nil)
-	return &customer{t: t, token: token, lot: lot}
+	_, email, token := kratostest.NewClient(t, "tenant", []string{lot}, nil)
+	return &customer{t: t, token: token, lot: lot, email: email}
 }
 
 // apiMessage is one entry of a request's thread as the API shows it.

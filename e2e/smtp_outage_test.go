@@ -10,7 +10,9 @@ import (
 // The mail server is stopped while response deadlines fall due: the
 // watcher still escalates in Redmine (its private note), and once the mail
 // server is back every warning and escalation mail goes out, once each,
-// and no later watcher run sends one again. (Issue 9, scenario 6.)
+// and no later watcher run sends one again. (Issue 9, scenario 6.) The
+// client's own mails about the same requests (received, transmitted: issue
+// 13) wait the same way and go out once each.
 //
 // Which alerts there are depends on when the watcher (every minute) first
 // sees a deadline: seen between 75 % and 100 % of the delay it claims a
@@ -76,6 +78,9 @@ func TestMailsOfDeadlinesFiredDuringSMTPOutageGoOutOnceWhenBack(t *testing.T) {
 			t.Fatalf("%s: mail caught while the mail server was stopped: %s", f.ref, describeMails(got))
 		}
 	}
+	if got := clientMails(t, tn.email); len(got) != 0 {
+		t.Fatalf("client mail caught while the mail server was stopped: %s", describeClientMails(got))
+	}
 	t.Logf("deadlines fired during the outage; mail server down for %s", time.Since(outageStart).Round(time.Second))
 
 	startStack(t)
@@ -106,6 +111,8 @@ func TestMailsOfDeadlinesFiredDuringSMTPOutageGoOutOnceWhenBack(t *testing.T) {
 		return len(problems) == 0, strings.Join(problems, "\n  ")
 	}
 	waitUntil(t, 90*time.Second, "each claimed alert's mail, once, once the mail server is back", onceEach)
+	clientOnce := map[string]int{"received": requests, "transmitted": requests}
+	waitMails(t, tn.email, 90*time.Second, "the client's mails, once each, once the mail server is back", clientOnce)
 	t.Logf("%d warnings and %d escalations delivered %s after the mail server came back",
 		warnings, requests, time.Since(back).Round(time.Second))
 
@@ -114,6 +121,7 @@ func TestMailsOfDeadlinesFiredDuringSMTPOutageGoOutOnceWhenBack(t *testing.T) {
 	if ok, state := onceEach(); !ok {
 		t.Errorf("a minute later, mails are not once each:\n  %s", state)
 	}
+	waitMails(t, tn.email, time.Second, "the client's mails, still once each a minute later", clientOnce)
 	for _, f := range all {
 		if n := len(rm.issue(f.issue).notesContaining("Réf. alerte Passerelle")); n != 1 {
 			t.Errorf("%s: #%d has %d escalation notes, want 1", f.ref, f.issue, n)

@@ -10,12 +10,12 @@ import (
 
 	"passerelle/database"
 	"passerelle/internal/fr"
-	"passerelle/notify/clientmail"
+	"passerelle/notify/clientnotify"
 )
 
 const notificationsUsage = `Usage: passerelle notifications failed [--config FILE] [--limit N]
 
-Mails to clients about their requests (notify/clientmail).
+Mails to clients about their requests (notify/clientnotify).
 
   passerelle notifications failed [--config FILE] [--limit N]
       the mails given up — refused for good by the mail server (an address that does not exist) or out of
@@ -52,7 +52,7 @@ func cmdNotifications(args []string) int {
 		return 1
 	}
 	defer pool.Close()
-	list, err := clientmail.ListFailed(ctx, pool, *limit)
+	list, err := clientnotify.ListFailed(ctx, pool, *limit)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "passerelle notifications:", err)
 		return 1

@@ -1,4 +1,4 @@
--- Mails to clients about their requests (issue 13, notify/clientmail). Every
+-- Mails to clients about their requests (issue 13, notify/clientnotify). Every
 -- client-visible event is a message of the thread; the notification sweep
 -- reads the messages not yet looked at (notified_at IS NULL), makes one row
 -- per event and recipient, and enqueues the mail in the same transaction.

@@ -1,4 +1,4 @@
-package clientmail
+package clientnotify
 
 import (
 	"strings"

@@ -1,4 +1,4 @@
-package clientmail
+package clientnotify
 
 import (
 	"context"
@@ -89,7 +89,7 @@ func newRuntime(cfg *config.Config) (*runtime, error) {
 // configuration whose mailer cannot be built is refused).
 func New(c Config) (*Service, error) {
 	if c.Holder == nil || c.Pool == nil || c.Directory == nil {
-		return nil, errors.New("clientmail: Holder, Pool and Directory are required")
+		return nil, errors.New("clientnotify: Holder, Pool and Directory are required")
 	}
 	if c.Log == nil {
 		c.Log = logrus.StandardLogger()
@@ -99,14 +99,14 @@ func New(c Config) (*Service, error) {
 	}
 	rt, err := newRuntime(c.Holder.Get())
 	if err != nil {
-		return nil, fmt.Errorf("clientmail: %w", err)
+		return nil, fmt.Errorf("clientnotify: %w", err)
 	}
 	s := &Service{holder: c.Holder, pool: c.Pool, directory: c.Directory, log: c.Log, now: c.Now, store: store{pool: c.Pool}}
 	s.rt.Store(rt)
 	c.Holder.Subscribe(func(next *config.Config) (func(), error) {
 		rt, err := newRuntime(next)
 		if err != nil {
-			return nil, fmt.Errorf("clientmail: %w", err)
+			return nil, fmt.Errorf("clientnotify: %w", err)
 		}
 		return func() { s.rt.Store(rt) }, nil
 	})
@@ -197,7 +197,7 @@ const sweepBatch = 200
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	jobs := s.jobs.Load()
 	if jobs == nil {
-		return 0, errors.New("clientmail: no job client")
+		return 0, errors.New("clientnotify: no job client")
 	}
 	total := 0
 	for {
@@ -245,7 +245,7 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 		return s.store.markNotified(ctx, tx, ids, now)
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("clientmail sweep: %w", err)
+		return 0, false, fmt.Errorf("clientnotify sweep: %w", err)
 	}
 	return created, more, nil
 }

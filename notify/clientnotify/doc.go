@@ -1,4 +1,4 @@
-// Package clientmail tells clients by e-mail what happens to their requests:
+// Package clientnotify tells clients, by e-mail and through the outbound webhooks, what happens to their requests:
 // received (at once, always, with the dossier reference), transmitted to the
 // agency (the Redmine number), a staff answer (the public note's text and the
 // names of its public files), a status change, a closure. Never a private
@@ -28,4 +28,4 @@
 // Clients in digest mode (preferences: "une fois par jour") get their
 // events' rows in one mail a day (DigestArgs); the acknowledgment of a new
 // request stays immediate.
-package clientmail
+package clientnotify

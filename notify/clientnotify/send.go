@@ -1,4 +1,4 @@
-package clientmail
+package clientnotify
 
 import (
 	"context"
@@ -83,4 +83,3 @@ func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, atte
 		return "failed", err.Error(), nil
 	}
 }
-

@@ -1,4 +1,4 @@
-package clientmail
+package clientnotify
 
 import (
 	"bytes"
@@ -31,14 +31,16 @@ type site struct {
 	Domain string
 }
 
-func (s site) requestURL(id string) string { return strings.TrimRight(s.PublicURL, "/") + "/demandes/" + id }
-func (s site) preferencesURL() string     { return strings.TrimRight(s.PublicURL, "/") + "/preferences" }
+func (s site) requestURL(id string) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/demandes/" + id
+}
+func (s site) preferencesURL() string { return strings.TrimRight(s.PublicURL, "/") + "/preferences" }
 
 // eventView is what the event templates lay out.
 type eventView struct {
 	Title, Name, Lead, Quote, Subject, Reference, RedmineNumber, URL, Agency, PreferencesURL string
-	QuoteHTML                                                                              htmltemplate.HTML
-	Files                                                                                  []string
+	QuoteHTML                                                                                htmltemplate.HTML
+	Files                                                                                    []string
 }
 
 // subjectAndLead writes, in French, a mail's subject and first sentence.

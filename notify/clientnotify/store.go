@@ -1,4 +1,4 @@
-package clientmail
+package clientnotify
 
 import (
 	"context"
@@ -85,10 +85,10 @@ func (s store) markNotified(ctx context.Context, tx pgx.Tx, ids []string, now ti
 // notification is one row with what its mail says.
 type notification struct {
 	ID, MessageID, RequestID, IdentityID, Email string
-	Event                                        Event
-	Mode, Status                                 string
-	Attempts                                     int
-	CreatedAt                                    time.Time
+	Event                                       Event
+	Mode, Status                                string
+	Attempts                                    int
+	CreatedAt                                   time.Time
 	// From the request and the message.
 	Reference, Subject, AuthorName string
 	RedmineIssueID                 *int

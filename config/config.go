@@ -159,6 +159,8 @@ type Webhooks struct {
 	InboundSecret     Secret `yaml:"-"`
 	// InboundTolerance is the accepted clock skew of webhook-timestamp (default 5m).
 	InboundTolerance time.Duration `yaml:"inbound_tolerance"`
+	// Outbound are the endpoints told of every client-visible event (outbound.go).
+	Outbound []OutboundWebhook `yaml:"outbound"`
 }
 
 // Statuses maps Redmine statuses to client statuses.

@@ -106,6 +106,7 @@ func (c *Config) loadSecrets(v *validator) {
 	load("smtp.password_file", "PASSERELLE_SMTP_PASSWORD", c.SMTP.PasswordFile, &c.SMTP.Password)
 	load("webhooks.redmine_secret_file", "PASSERELLE_REDMINE_WEBHOOK_SECRET", c.Webhooks.RedmineSecretFile, &c.Webhooks.RedmineSecret)
 	load("webhooks.inbound_secret_file", "PASSERELLE_INBOUND_WEBHOOK_SECRET", c.Webhooks.InboundSecretFile, &c.Webhooks.InboundSecret)
+	c.Webhooks.loadOutboundSecrets(v)
 }
 
 var referencePrefixRe = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,9}$`)
@@ -245,6 +246,7 @@ func (c *Config) validate(v *validator) {
 	c.Calendar.validate(v, "calendar")
 	c.Deadlines.validate(v, "deadlines")
 	c.Notifications.validate(v, "notifications")
+	c.Webhooks.validateOutbound(v)
 
 	if len(c.Categories) == 0 {
 		v.errf("categories", "required: expected at least one client category (see config/example.yaml)")

@@ -166,6 +166,9 @@ func (s *Service) Register(workers *river.Workers) {
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[SendArgs]) error {
 		return s.send(ctx, j.Args.NotificationID, j.Attempt)
 	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[DeliverArgs]) error {
+		return s.deliverWebhook(ctx, j.Args.DeliveryID)
+	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[DigestArgs]) error {
 		return s.RunDigest(ctx, j.Args.Day)
 	}))
@@ -211,6 +214,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 
 func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, more bool, err error) {
 	now := s.now()
+	rt := s.rt.Load()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		msgs, err := s.store.pendingMessages(ctx, tx, sweepBatch)
 		if err != nil {
@@ -220,6 +224,9 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 		ids := make([]string, 0, len(msgs))
 		for _, m := range msgs {
 			ids = append(ids, m.ID)
+			if err := s.sweepWebhooks(ctx, tx, jobs, rt, m, now); err != nil {
+				return err
+			}
 			e := eventOf(m.threadMessage)
 			if e == "" || m.Email == "" {
 				continue
@@ -254,4 +261,33 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 // attempts), newest first, for admins (`passerelle notifications failed`).
 func ListFailed(ctx context.Context, pool *pgxpool.Pool, limit int) ([]Failed, error) {
 	return store{pool: pool}.failed(ctx, limit)
+}
+
+// sweepWebhooks makes, in the sweep's transaction, one delivery per
+// configured endpoint for message m, with its job.
+func (s *Service) sweepWebhooks(ctx context.Context, tx pgx.Tx, jobs *jobsBox, rt *runtime, m pendingMessage, now time.Time) error {
+	if len(rt.cfg.Webhooks.Outbound) == 0 {
+		return nil
+	}
+	e, err := s.store.eventData(ctx, tx, m)
+	if err != nil {
+		return err
+	}
+	payload, err := buildPayload(rt.site, e, now)
+	if err != nil {
+		return fmt.Errorf("building the event of message %s: %w", m.ID, err)
+	}
+	for _, ep := range rt.cfg.Webhooks.Outbound {
+		id, err := s.store.insertDelivery(ctx, tx, ep.Name, m.ID, webhookTypeOf(m.threadMessage), payload, now)
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			continue
+		}
+		if _, err := jobs.InsertTx(ctx, tx, DeliverArgs{DeliveryID: id}, nil); err != nil {
+			return fmt.Errorf("enqueueing delivery %s: %w", id, err)
+		}
+	}
+	return nil
 }

@@ -24,7 +24,8 @@ import (
 // private note none; the mails of one request thread together
 // (In-Reply-To/References), carry Auto-Submitted and List-Unsubscribe. A
 // client who chose the daily digest gets the acknowledgment at once and the
-// rest in one mail at the digest time (set a minute or two ahead here).
+// rest in one mail at the digest time (set a minute or two ahead here). A
+// one-click unsubscribe (RFC 8058) from a mail stops the next ones.
 func TestClientsHearAboutTheirRequestsByMail(t *testing.T) {
 	d := newDeployment(t)
 	paris, _ := time.LoadLocation("Europe/Paris")
@@ -79,8 +80,10 @@ func TestClientsHearAboutTheirRequestsByMail(t *testing.T) {
 			if strings.Contains(m.text, "secrète") || strings.Contains(m.html, "secrète") {
 				t.Fatalf("the %s mail holds the private note", ev)
 			}
-			if m.autoSubmitted != "auto-generated" || !strings.Contains(m.listUnsubscribe, base+"/preferences") {
-				t.Errorf("%s mail: Auto-Submitted %q, List-Unsubscribe %q", ev, m.autoSubmitted, m.listUnsubscribe)
+			if m.autoSubmitted != "auto-generated" || !strings.HasPrefix(m.listUnsubscribe, "<"+base+"/desabonnement/") ||
+				m.listUnsubscribePost != "List-Unsubscribe=One-Click" {
+				t.Errorf("%s mail: Auto-Submitted %q, List-Unsubscribe %q, List-Unsubscribe-Post %q", ev, m.autoSubmitted,
+					m.listUnsubscribe, m.listUnsubscribePost)
 			}
 			if threadRoot == "" {
 				threadRoot = m.inReplyTo
@@ -97,6 +100,25 @@ func TestClientsHearAboutTheirRequestsByMail(t *testing.T) {
 			}
 		}
 	}
+
+	// One-click unsubscribe (RFC 8058), as a mail provider does it: a POST to
+	// the List-Unsubscribe address, no session. The next staff answer reaches
+	// the thread, and no mail.
+	unsub := strings.Trim(got["answer"][0].listUnsubscribe, "<>")
+	resp, err := http.Post(unsub, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("one-click unsubscribe: HTTP %d", resp.StatusCode)
+	}
+	rm.addNote(issue, "Le technicien a changé la sangle du volet.", false)
+	waitUntil(t, pollInterval+30*time.Second, "the answer after unsubscribing in the thread", func() (bool, string) {
+		return c.get(base, req.ID).countBodies("changé la sangle") == 1, "not yet"
+	})
+	time.Sleep(5 * time.Second) // several sweeps
+	waitMails(t, email, time.Second, "no mail after unsubscribing", map[string]int{"received": 1, "transmitted": 1, "answer": 1, "status": 1})
 
 	// The digest client: only the acknowledgment until the digest time, then
 	// one digest with the rest.
@@ -135,7 +157,7 @@ func setDaily(t *testing.T, base, token string) {
 
 // clientMail is one mail to a client, as the SMTP catcher stored it.
 type clientMail struct {
-	subject, text, html, messageID, inReplyTo, references, autoSubmitted, listUnsubscribe string
+	subject, text, html, messageID, inReplyTo, references, autoSubmitted, listUnsubscribe, listUnsubscribePost string
 }
 
 // clientMails reads the catcher's Maildir: the client mails (X-Passerelle-Event)
@@ -159,7 +181,7 @@ func clientMails(t *testing.T, to string) map[string][]clientMail {
 			subj, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
 			cm := clientMail{subject: subj, messageID: m.Header.Get("Message-Id"), inReplyTo: m.Header.Get("In-Reply-To"),
 				references: m.Header.Get("References"), autoSubmitted: m.Header.Get("Auto-Submitted"),
-				listUnsubscribe: m.Header.Get("List-Unsubscribe")}
+				listUnsubscribe: m.Header.Get("List-Unsubscribe"), listUnsubscribePost: m.Header.Get("List-Unsubscribe-Post")}
 			cm.text, cm.html = mailBodies(m)
 			out[m.Header.Get("X-Passerelle-Event")] = append(out[m.Header.Get("X-Passerelle-Event")], cm)
 			f.Close()

@@ -23,6 +23,8 @@ type Preferences struct {
 const (
 	EmailImmediate = "immediate"
 	EmailDaily     = "daily"
+	// EmailNone: no mail but the acknowledgment of a new request.
+	EmailNone = "none"
 )
 
 // DefaultPreferences apply to a client who never saved the page.
@@ -59,4 +61,29 @@ func (s *Store) SavePreferences(ctx context.Context, identityID string, p Prefer
 		return fmt.Errorf("saving preferences of identity %s: %w", identityID, err)
 	}
 	return nil
+}
+
+// UnsubscribeByToken sets to EmailNone the preferences of the client whose
+// unsubscribe token it is; false when no client has it.
+func (s *Store) UnsubscribeByToken(ctx context.Context, token string, now time.Time) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE client_preferences SET email_mode = 'none', updated_at = $2 WHERE unsubscribe_token = $1`, token, now)
+	if err != nil {
+		return false, fmt.Errorf("unsubscribing by token: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// UnsubscribeTokenExists tells whether a client has this token.
+func (s *Store) UnsubscribeTokenExists(ctx context.Context, token string) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM client_preferences WHERE unsubscribe_token = $1)`, token).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("looking up an unsubscribe token: %w", err)
+	}
+	return ok, nil
 }

@@ -143,9 +143,17 @@ var French = Catalogue{
 	"prefs.immediate":   "À chaque nouvelle (réponse, changement de statut)",
 	"prefs.daily":       "Une fois par jour, à 8 h, un résumé de la veille",
 	"prefs.ack_note":    "L'accusé de réception d'une nouvelle demande part toujours aussitôt.",
+	"prefs.none":        "Aucun e-mail, sauf l'accusé de réception de chaque nouvelle demande",
 	"prefs.follow_lots": "Recevoir aussi les nouvelles des demandes déposées sur mes lots",
 	"prefs.submit":      "Enregistrer",
 	"prefs.saved":       "Vos préférences sont enregistrées.",
+
+	"unsub.title":     "Ne plus recevoir d'e-mails",
+	"unsub.intro":     "Vous ne recevrez plus d'e-mails au sujet de vos demandes, sauf l'accusé de réception de chaque nouvelle demande. Vous suivrez vos demandes dans votre espace client.",
+	"unsub.submit":    "Ne plus recevoir d'e-mails",
+	"unsub.done":      "C'est fait : vous ne recevrez plus d'e-mails au sujet de vos demandes.",
+	"unsub.done.more": "L'accusé de réception de chaque nouvelle demande vous parviendra toujours.",
+	"unsub.prefs":     "Choisir autrement dans vos préférences",
 
 	"error.not_found.title":   "Page introuvable",
 	"error.not_found.text":    "Cette page n'existe pas, ou vous n'y avez pas accès.",

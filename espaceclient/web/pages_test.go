@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
 	"passerelle/app"
@@ -31,6 +32,7 @@ import (
 type site struct {
 	url    string
 	prefix string
+	pool   *pgxpool.Pool
 }
 
 func newSite(t *testing.T, mutate ...func(*config.Config)) *site {
@@ -55,7 +57,7 @@ func newSite(t *testing.T, mutate ...func(*config.Config)) *site {
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &site{url: srv.URL, prefix: cfg.ReferencePrefix}
+	return &site{url: srv.URL, prefix: cfg.ReferencePrefix, pool: pool}
 }
 
 func randomHex(n int) string {

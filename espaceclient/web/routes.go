@@ -19,6 +19,7 @@ import (
 //	GET  /connexion, /recuperation, /verification, /parametres, /erreur
 //	                                    Kratos self-service flows (auth_*.go)
 //	POST /deconnexion                   logout through Kratos
+//	GET, POST /desabonnement/{token}    one-click unsubscribe from the mails (RFC 8058), no session
 //	GET  /static/…                      style sheet and script
 //
 // Attachments download from the API (GET /api/v1/requests/{id}/attachments/{aid}),
@@ -35,6 +36,8 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.Handle("GET /preferences", p.authed("page_preferences", p.handlePreferences))
 	mux.Handle("POST /preferences", p.authed("page_preferences_save", p.handlePreferencesSave))
 	p.registerAuth(mux)
+	mux.HandleFunc("GET /desabonnement/{token}", p.handleUnsubscribe)
+	mux.HandleFunc("POST /desabonnement/{token}", p.handleUnsubscribe)
 
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(http.FileServerFS(static))))

@@ -35,6 +35,9 @@ func (s site) requestURL(id string) string {
 	return strings.TrimRight(s.PublicURL, "/") + "/demandes/" + id
 }
 func (s site) preferencesURL() string { return strings.TrimRight(s.PublicURL, "/") + "/preferences" }
+func (s site) unsubscribeURL(token string) string {
+	return strings.TrimRight(s.PublicURL, "/") + "/desabonnement/" + token
+}
 
 // eventView is what the event templates lay out.
 type eventView struct {
@@ -86,7 +89,7 @@ func digestLine(n notification) string {
 }
 
 // eventMail builds the mail of one immediate notification.
-func eventMail(s site, n notification) (notify.Message, error) {
+func eventMail(s site, n notification, token string) (notify.Message, error) {
 	subject, lead := subjectAndLead(n)
 	v := eventView{Title: subject, Name: n.AuthorName, Lead: lead, Subject: n.Subject, Reference: n.Reference,
 		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
@@ -103,7 +106,7 @@ func eventMail(s site, n notification) (notify.Message, error) {
 	if err := render(&msg, "event", v); err != nil {
 		return notify.Message{}, err
 	}
-	thread(&msg, s, n.RequestID)
+	thread(&msg, s, n.RequestID, token)
 	msg.Headers["X-Passerelle-Reference"] = n.Reference
 	msg.Headers["X-Passerelle-Event"] = string(n.Event)
 	return msg, nil
@@ -121,7 +124,7 @@ type digestRequest struct {
 }
 
 // digestMail builds one client's digest of rows (ordered by request).
-func digestMail(s site, day string, rows []notification) (notify.Message, error) {
+func digestMail(s site, day string, rows []notification, token string) (notify.Message, error) {
 	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].AuthorName, Agency: s.Agency,
 		PreferencesURL: s.preferencesURL()}
 	for _, n := range rows {
@@ -137,7 +140,7 @@ func digestMail(s site, day string, rows []notification) (notify.Message, error)
 		return notify.Message{}, err
 	}
 	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "X-Passerelle-Event": "digest"}
-	unsubscribe(&msg, s)
+	unsubscribe(&msg, s, token)
 	return msg, nil
 }
 
@@ -156,14 +159,22 @@ func render(msg *notify.Message, name string, v any) error {
 // thread sets the headers every event mail carries: auto-generated, and
 // In-Reply-To/References to the request's thread id, so a mail client
 // groups a request's mails.
-func thread(msg *notify.Message, s site, requestID string) {
+func thread(msg *notify.Message, s site, requestID, token string) {
 	root := "<" + notify.StableMessageID(s.Domain, "request", requestID) + ">"
 	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "In-Reply-To": root, "References": root}
-	unsubscribe(msg, s)
+	unsubscribe(msg, s, token)
 }
 
-// unsubscribe points List-Unsubscribe at the preferences page (where the
-// client chooses immediate, daily or no mail).
-func unsubscribe(msg *notify.Message, s site) {
-	msg.Headers["List-Unsubscribe"] = "<" + s.preferencesURL() + ">"
+// unsubscribe sets List-Unsubscribe to the client's one-click address and
+// List-Unsubscribe-Post (RFC 8058): a mail provider's POST there stops every
+// mail but the acknowledgments, without any session; the token is the
+// address's only authority. Without a token (it could not be made), the
+// preferences page.
+func unsubscribe(msg *notify.Message, s site, token string) {
+	if token == "" {
+		msg.Headers["List-Unsubscribe"] = "<" + s.preferencesURL() + ">"
+		return
+	}
+	msg.Headers["List-Unsubscribe"] = "<" + s.unsubscribeURL(token) + ">"
+	msg.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
 }

@@ -95,7 +95,11 @@ func (s *Service) digestOne(ctx context.Context, rt *runtime, day, identityID st
 				rows[i].Email = ident.Email
 			}
 		}
-		msg, err := digestMail(rt.site, day, rows)
+		token, err := s.store.unsubscribeToken(ctx, tx, identityID)
+		if err != nil {
+			return err
+		}
+		msg, err := digestMail(rt.site, day, rows, token)
 		if err != nil {
 			return s.store.setOutcome(ctx, tx, ids, "failed", err.Error(), s.now())
 		}

@@ -66,7 +66,7 @@ func TestEventMail(t *testing.T) {
 	issue := 42
 	n := notification{ID: "n1", RequestID: "r1", Email: "camille@example.test", Event: EventAnswer, Reference: "D-2026-000001",
 		Subject: "Fuite", AuthorName: "Camille", RedmineIssueID: &issue, Body: "Bonjour <script>alert(1)</script>", Files: []string{"devis.pdf"}}
-	msg, err := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n)
+	msg, err := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n, "tok")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,10 +79,11 @@ func TestEventMail(t *testing.T) {
 		}
 	}
 	if msg.Headers["In-Reply-To"] == "" || msg.Headers["In-Reply-To"] != msg.Headers["References"] ||
-		msg.Headers["List-Unsubscribe"] != "<https://espace.example/preferences>" {
+		msg.Headers["List-Unsubscribe"] != "<https://espace.example/desabonnement/tok>" ||
+		msg.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
 		t.Errorf("headers %v", msg.Headers)
 	}
-	again, _ := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n)
+	again, _ := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n, "tok")
 	if again.MessageID != msg.MessageID {
 		t.Error("the Message-ID of one notification changes between attempts")
 	}

@@ -30,7 +30,11 @@ func (s *Service) send(ctx context.Context, id string, attempt int) error {
 		if n.Status != "pending" {
 			return nil // done by an earlier attempt
 		}
-		status, lastErr, retryErr := s.deliver(ctx, rt, n, attempt)
+		token, err := s.store.unsubscribeToken(ctx, tx, n.IdentityID)
+		if err != nil {
+			return err
+		}
+		status, lastErr, retryErr := s.deliver(ctx, rt, n, attempt, token)
 		if retryErr != nil {
 			// Recorded, then retried by River with backoff.
 			result = retryErr
@@ -47,7 +51,7 @@ func (s *Service) send(ctx context.Context, id string, attempt int) error {
 // deliver checks the recipient and sends one notification's mail. It returns
 // the row's outcome (sent, failed, skipped, with why), or retryErr for a
 // temporary failure worth another attempt.
-func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, attempt int) (status, why string, retryErr error) {
+func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, attempt int, token string) (status, why string, retryErr error) {
 	log := s.log.WithField("notification_id", n.ID).WithField("event", string(n.Event)).WithField("request_id", n.RequestID)
 	if rt.cfg.Notifications.Disabled || rt.mailer == nil {
 		log.Info("client notification skipped: mail to clients is off")
@@ -66,7 +70,7 @@ func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, atte
 	if ident.Email != "" {
 		n.Email = ident.Email // the current login address
 	}
-	msg, err := eventMail(rt.site, n)
+	msg, err := eventMail(rt.site, n, token)
 	if err != nil {
 		return "failed", err.Error(), nil
 	}

@@ -232,6 +232,9 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 				continue
 			}
 			mode := m.Mode
+			if mode == "none" && !alwaysImmediate(e) {
+				continue // unsubscribed: only the acknowledgments
+			}
 			if mode != "daily" || alwaysImmediate(e) {
 				mode = "immediate"
 			}

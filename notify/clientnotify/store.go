@@ -2,6 +2,8 @@ package clientnotify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -199,4 +201,23 @@ func (s store) failed(ctx context.Context, limit int) ([]Failed, error) {
 		err := row.Scan(&f.ID, &f.Email, &f.Event, &f.Reference, &f.LastError, &f.Attempts, &f.CreatedAt)
 		return f, err
 	})
+}
+
+// unsubscribeToken returns the identity's one-click unsubscribe token,
+// making it on first use (32 random bytes, base64url).
+func (s store) unsubscribeToken(ctx context.Context, tx pgx.Tx, identityID string) (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making an unsubscribe token: %w", err)
+	}
+	var token string
+	err := tx.QueryRow(ctx, `
+		INSERT INTO client_preferences (identity_id, unsubscribe_token) VALUES ($1, $2)
+		ON CONFLICT (identity_id) DO UPDATE
+		SET unsubscribe_token = coalesce(client_preferences.unsubscribe_token, EXCLUDED.unsubscribe_token)
+		RETURNING unsubscribe_token`, identityID, base64.RawURLEncoding.EncodeToString(b)).Scan(&token)
+	if err != nil {
+		return "", fmt.Errorf("reading the unsubscribe token of %s: %w", identityID, err)
+	}
+	return token, nil
 }

@@ -56,7 +56,9 @@ func (l *Limits) applyDefaults(u Uploads) {
 		l.ConcurrentUploads = DefaultConcurrentUploads
 	}
 	if l.UploadsInFlight == 0 {
-		l.UploadsInFlight = DefaultUploadsInFlight
+		// Never below one identity's share (a configuration that raised only
+		// concurrent_uploads keeps its meaning).
+		l.UploadsInFlight = max(DefaultUploadsInFlight, l.ConcurrentUploads)
 	}
 	full := ByteSize(u.MaxFiles) * u.MaxFileSize
 	if l.RequestQuota == 0 {

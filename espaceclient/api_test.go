@@ -567,7 +567,7 @@ func TestOutboxFailureStoresNothing(t *testing.T) {
 func TestConcurrentReferences(t *testing.T) {
 	// One identity posts all 20: lift its write rate and upload limits.
 	e := newEnv(t, func(c *config.Config) {
-		c.Limits = config.Limits{WritesPerMinute: 6000, WritesBurst: 100, ConcurrentUploads: 20}
+		c.Limits = config.Limits{WritesPerMinute: 6000, WritesBurst: 100, ConcurrentUploads: 20, UploadsInFlight: 20}
 	})
 	tenant := e.newClient("tenant", []string{"A12"}, nil)
 	const n = 20

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -16,6 +17,12 @@ type Notifications struct {
 	SweepInterval time.Duration `yaml:"sweep_interval"`
 	// Disabled stops every mail to clients (the events are still recorded).
 	Disabled bool `yaml:"disabled"`
+	// TemplatesDir overrides the embedded mail templates: any *.txt.tmpl or
+	// *.html.tmpl file there redefines the templates it defines ("event.txt",
+	// "event.html", "digest.txt", "digest.html"; see
+	// notify/clientnotify/templates). A template that does not parse is
+	// refused at start and at reload.
+	TemplatesDir string `yaml:"templates_dir"`
 }
 
 // Defaults of Notifications.
@@ -43,6 +50,11 @@ func (n Notifications) DigestClock() (hour, minute int, err error) {
 }
 
 func (n Notifications) validate(v *validator, path string) {
+	if n.TemplatesDir != "" {
+		if st, err := os.Stat(n.TemplatesDir); err != nil || !st.IsDir() {
+			v.errf(path+".templates_dir", "%q is not a directory: expected the directory of the mail templates that override the embedded ones", n.TemplatesDir)
+		}
+	}
 	if _, _, err := n.DigestClock(); err != nil {
 		v.errf(path+".digest_time", "%v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"path/filepath"
 	"strconv"
 	"strings"
 	texttemplate "text/template"
@@ -22,6 +23,51 @@ var (
 	textTemplates = texttemplate.Must(texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl"))
 	htmlTemplates = htmltemplate.Must(htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html.tmpl"))
 )
+
+// mailTemplates are the templates one configuration uses: the embedded ones,
+// redefined by the files of notifications.templates_dir.
+type mailTemplates struct {
+	text *texttemplate.Template
+	html *htmltemplate.Template
+}
+
+// loadTemplates builds the templates of a configuration; an override that
+// does not parse, or that breaks a template, is an error.
+func loadTemplates(dir string) (mailTemplates, error) {
+	t := mailTemplates{text: textTemplates, html: htmlTemplates}
+	if dir == "" {
+		return t, nil
+	}
+	// Parsed afresh (html/template cannot clone a set that has executed).
+	var err error
+	if t.text, err = texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl"); err != nil {
+		return t, err
+	}
+	if t.html, err = htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html.tmpl"); err != nil {
+		return t, err
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.txt.tmpl")); len(files) > 0 {
+		if t.text, err = t.text.ParseFiles(files...); err != nil {
+			return t, fmt.Errorf("notifications.templates_dir: %w", err)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*.html.tmpl")); len(files) > 0 {
+		if t.html, err = t.html.ParseFiles(files...); err != nil {
+			return t, fmt.Errorf("notifications.templates_dir: %w", err)
+		}
+	}
+	// Every mail must still render: try each with sample data.
+	issue := 1
+	sample := notification{ID: "x", RequestID: "r", Email: "a@b.c", Event: EventAnswer, Reference: "D-2026-000001",
+		Subject: "s", AuthorName: "n", RedmineIssueID: &issue, Body: "b", Files: []string{"f.pdf"}}
+	if _, err := eventMailWith(t, site{PublicURL: "https://x", Domain: "x"}, sample, "tok"); err != nil {
+		return t, fmt.Errorf("notifications.templates_dir: %w", err)
+	}
+	if _, err := digestMailWith(t, site{PublicURL: "https://x", Domain: "x"}, "2026-01-01", []notification{sample}, "tok"); err != nil {
+		return t, fmt.Errorf("notifications.templates_dir: %w", err)
+	}
+	return t, nil
+}
 
 // site is what every mail links to and signs with.
 type site struct {
@@ -88,8 +134,14 @@ func digestLine(n notification) string {
 	}
 }
 
-// eventMail builds the mail of one immediate notification.
+// eventMail builds the mail of one immediate notification with the
+// embedded templates.
 func eventMail(s site, n notification, token string) (notify.Message, error) {
+	return eventMailWith(mailTemplates{text: textTemplates, html: htmlTemplates}, s, n, token)
+}
+
+// eventMailWith builds the mail of one immediate notification.
+func eventMailWith(tpl mailTemplates, s site, n notification, token string) (notify.Message, error) {
 	subject, lead := subjectAndLead(n)
 	v := eventView{Title: subject, Name: n.AuthorName, Lead: lead, Subject: n.Subject, Reference: n.Reference,
 		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
@@ -103,7 +155,7 @@ func eventMail(s site, n notification, token string) (notify.Message, error) {
 	}
 	msg := notify.Message{To: []string{n.Email}, Subject: subject,
 		MessageID: notify.StableMessageID(s.Domain, "client-notification", n.ID)}
-	if err := render(&msg, "event", v); err != nil {
+	if err := tpl.render(&msg, "event", v); err != nil {
 		return notify.Message{}, err
 	}
 	thread(&msg, s, n.RequestID, token)
@@ -123,8 +175,13 @@ type digestRequest struct {
 	Lines                   []string
 }
 
-// digestMail builds one client's digest of rows (ordered by request).
+// digestMail builds one client's digest with the embedded templates.
 func digestMail(s site, day string, rows []notification, token string) (notify.Message, error) {
+	return digestMailWith(mailTemplates{text: textTemplates, html: htmlTemplates}, s, day, rows, token)
+}
+
+// digestMailWith builds one client's digest of rows (ordered by request).
+func digestMailWith(tpl mailTemplates, s site, day string, rows []notification, token string) (notify.Message, error) {
 	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].AuthorName, Agency: s.Agency,
 		PreferencesURL: s.preferencesURL()}
 	for _, n := range rows {
@@ -136,7 +193,7 @@ func digestMail(s site, day string, rows []notification, token string) (notify.M
 	}
 	msg := notify.Message{To: []string{rows[0].Email}, Subject: v.Title,
 		MessageID: notify.StableMessageID(s.Domain, "client-digest", rows[0].IdentityID, day)}
-	if err := render(&msg, "digest", v); err != nil {
+	if err := tpl.render(&msg, "digest", v); err != nil {
 		return notify.Message{}, err
 	}
 	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "X-Passerelle-Event": "digest"}
@@ -144,12 +201,12 @@ func digestMail(s site, day string, rows []notification, token string) (notify.M
 	return msg, nil
 }
 
-func render(msg *notify.Message, name string, v any) error {
+func (tpl mailTemplates) render(msg *notify.Message, name string, v any) error {
 	var text, html bytes.Buffer
-	if err := textTemplates.ExecuteTemplate(&text, name+".txt", v); err != nil {
+	if err := tpl.text.ExecuteTemplate(&text, name+".txt", v); err != nil {
 		return fmt.Errorf("rendering the %s mail: %w", name, err)
 	}
-	if err := htmlTemplates.ExecuteTemplate(&html, name+".html", v); err != nil {
+	if err := tpl.html.ExecuteTemplate(&html, name+".html", v); err != nil {
 		return fmt.Errorf("rendering the %s mail: %w", name, err)
 	}
 	msg.Text, msg.HTML = text.String(), html.String()

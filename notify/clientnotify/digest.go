@@ -99,7 +99,7 @@ func (s *Service) digestOne(ctx context.Context, rt *runtime, day, identityID st
 		if err != nil {
 			return err
 		}
-		msg, err := digestMail(rt.site, day, rows, token)
+		msg, err := digestMailWith(rt.tpl, rt.site, day, rows, token)
 		if err != nil {
 			return s.store.setOutcome(ctx, tx, ids, "failed", err.Error(), s.now())
 		}

@@ -1,6 +1,8 @@
 package clientnotify
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +88,45 @@ func TestEventMail(t *testing.T) {
 	again, _ := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n, "tok")
 	if again.MessageID != msg.MessageID {
 		t.Error("the Message-ID of one notification changes between attempts")
+	}
+}
+
+// An admin's template file redefines the embedded one; a file that does not
+// parse, or that breaks a mail, is refused (the configuration with it too).
+func TestTemplatesOverride(t *testing.T) {
+	cases := []struct {
+		name    string
+		file    string
+		content string
+		want    string // in the text part; "" when refused
+	}{
+		{"event text redefined", "event.txt.tmpl", `{{define "event.txt"}}Agence Dupont — {{.Reference}} : {{.Lead}}{{end}}`, "Agence Dupont — D-2026-000001"},
+		{"syntax error", "event.txt.tmpl", `{{define "event.txt"}}{{.Reference{{end}}`, ""},
+		{"unknown field", "event.txt.tmpl", `{{define "event.txt"}}{{.Nope}}{{end}}`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, tc.file), []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			tpl, err := loadTemplates(dir)
+			if tc.want == "" {
+				if err == nil {
+					t.Fatal("a broken template was accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := eventMailWith(tpl, site{PublicURL: "https://x", Domain: "x"}, notification{ID: "1", Reference: "D-2026-000001", Event: EventReceived}, "")
+			if err != nil || !strings.Contains(msg.Text, tc.want) {
+				t.Fatalf("text %q (%v), want %q", msg.Text, err, tc.want)
+			}
+			if !strings.Contains(msg.HTML, "Bonjour") {
+				t.Fatal("the HTML part lost its embedded template")
+			}
+		})
 	}
 }

@@ -70,7 +70,7 @@ func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, atte
 	if ident.Email != "" {
 		n.Email = ident.Email // the current login address
 	}
-	msg, err := eventMail(rt.site, n, token)
+	msg, err := eventMailWith(rt.tpl, rt.site, n, token)
 	if err != nil {
 		return "failed", err.Error(), nil
 	}

@@ -62,6 +62,7 @@ type jobsBox struct{ JobInserter }
 type runtime struct {
 	cfg    *config.Config
 	mailer *notify.Mailer
+	tpl    mailTemplates
 	site   site
 	loc    *time.Location
 }
@@ -78,7 +79,11 @@ func newRuntime(cfg *config.Config) (*runtime, error) {
 	if err != nil || cfg.Calendar.TimeZone == "" {
 		loc, _ = time.LoadLocation("Europe/Paris")
 	}
-	rt := &runtime{cfg: cfg, mailer: m, loc: loc, site: site{PublicURL: cfg.PublicURL, Agency: "Votre agence"}}
+	tpl, err := loadTemplates(cfg.Notifications.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	rt := &runtime{cfg: cfg, mailer: m, tpl: tpl, loc: loc, site: site{PublicURL: cfg.PublicURL, Agency: "Votre agence"}}
 	if m != nil {
 		rt.site.Domain = m.Domain()
 	}

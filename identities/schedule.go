@@ -248,7 +248,7 @@ func (s *Service) carryOut(ctx context.Context, a Action) (string, error) {
 			return "identité créée et invitation envoyée", nil
 		case err != nil:
 			return "", err
-		case c.Verified:
+		case c.HasPassword || c.Verified:
 			return "déjà là : le client a déjà accès (rien envoyé)", nil
 		}
 		// There, never completed: an earlier attempt created it and then

@@ -61,9 +61,13 @@ type Client struct {
 	ID string
 	// State is "active" or "inactive".
 	State string
-	// Verified is true once the login e-mail is verified (the client went
-	// through the invitation's recovery code).
+	// Verified is true when Kratos marks the login e-mail verified (a
+	// self-service recovery or verification; Kratos v1.3.1 does not mark it
+	// for a code the admin API created, such as an invitation's).
 	Verified bool
+	// HasPassword is true once the client chose a password: the invitation
+	// is completed.
+	HasPassword bool
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// LastLogin is the latest authenticated_at of the sessions Kratos keeps
@@ -73,9 +77,9 @@ type Client struct {
 	LastLogin time.Time
 }
 
-// CreateClient creates a client identity (schema "client", no credential:
-// the client sets a password through the invitation's recovery code; the
-// e-mail stays unverified until then) and returns its id. ErrExists when an
+// CreateClient creates a client identity (schema "client", no password: the
+// client chooses one through the invitation's recovery code; the e-mail is
+// not marked verified) and returns its id. ErrExists when an
 // identity already has that login e-mail.
 func (d *Directory) CreateClient(ctx context.Context, c ClientRecord) (string, error) {
 	body := ory.CreateIdentityBody{
@@ -161,7 +165,14 @@ func (d *Directory) FindClient(ctx context.Context, email string) (Client, error
 	if err != nil {
 		return Client{}, err
 	}
-	return clientOf(ki), nil
+	full, resp, err := d.api.IdentityAPI.GetIdentity(ctx, ki.Id).IncludeCredential([]string{"password"}).Execute()
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return Client{}, kratosCause("reading identity "+ki.Id, resp, err)
+	}
+	return clientOf(full), nil
 }
 
 // ListClients returns every identity, oldest first, with its last login.
@@ -169,7 +180,7 @@ func (d *Directory) ListClients(ctx context.Context) ([]Client, error) {
 	var out []Client
 	token := ""
 	for {
-		req := d.api.IdentityAPI.ListIdentities(ctx).PageSize(500)
+		req := d.api.IdentityAPI.ListIdentities(ctx).PageSize(500).IncludeCredential([]string{"password"})
 		if token != "" {
 			req = req.PageToken(token)
 		}
@@ -259,11 +270,17 @@ func traitsOf(c ClientRecord) map[string]any {
 	}
 }
 
-// metadataOf returns old (copied) with role, lots and mandates set from c.
+// metadataOf returns old (copied) with role, lots and mandates set from c,
+// and "email" (the address the agency vouches for, see emailVouched) when
+// old has none: Kratos v1.3.1 never marks an invited client's address
+// verified (an admin-created recovery code does not).
 func metadataOf(c ClientRecord, old map[string]any) map[string]any {
 	md := map[string]any{}
 	for k, v := range old {
 		md[k] = v
+	}
+	if _, ok := md["email"]; !ok {
+		md["email"] = strings.ToLower(strings.TrimSpace(c.Email))
 	}
 	md["role"] = string(c.Role)
 	md["lots"] = normList(c.Lots)
@@ -297,6 +314,12 @@ func clientOf(ki *ory.Identity) Client {
 	for _, a := range ki.VerifiableAddresses {
 		if a.Verified && strings.EqualFold(a.Value, c.Email) {
 			c.Verified = true
+		}
+	}
+	if ki.Credentials != nil {
+		if pw, ok := (*ki.Credentials)["password"]; ok {
+			h, _ := pw.Config["hashed_password"].(string)
+			c.HasPassword = h != ""
 		}
 	}
 	if ki.CreatedAt != nil {

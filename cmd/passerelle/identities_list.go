@@ -67,12 +67,12 @@ func cmdIdentityList(action string, args []string) int {
 }
 
 // stateLabel is the identity's state for the agency: désactivée, invitée
-// (active, the invitation not completed: e-mail unverified) or active.
+// (active, the invitation not completed: no password chosen yet) or active.
 func stateLabel(c kratos.Client) string {
 	switch {
 	case c.State != "active":
 		return "désactivée"
-	case !c.Verified:
+	case !c.HasPassword && !c.Verified:
 		return "invitée"
 	}
 	return "active"

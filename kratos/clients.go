@@ -68,8 +68,8 @@ type Client struct {
 	// HasPassword is true once the client chose a password: the invitation
 	// is completed.
 	HasPassword bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// LastLogin is the latest authenticated_at of the sessions Kratos keeps
 	// for the identity (zero when none: never logged in, or its sessions
 	// were deleted, as a deactivation does). Kratos v1.3.1 records no last

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -178,6 +179,14 @@ func TestInviteReinviteAndTheCodeWorks(t *testing.T) {
 	if c, err := s.Directory().FindClient(ctx, email); err != nil || !c.HasPassword {
 		t.Fatalf("after the invitation: has a password %v, %v", c.HasPassword, err)
 	}
+	all, err := s.Directory().ListClients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(all, func(c kratos.Client) bool { return c.ID == inv.ID })
+	if i < 0 || all[i].LastLogin.IsZero() || time.Since(all[i].LastLogin) > time.Minute || !all[i].HasPassword || all[i].Email != email {
+		t.Fatalf("listed: %+v", all[max(i, 0)])
+	}
 	if _, err := s.Reinvite(ctx, kratostest.UniqueEmail()); err == nil || !strings.Contains(err.Error(), "aucune identité") {
 		t.Fatalf("reinvite of an unknown address: %v", err)
 	}
@@ -193,7 +202,7 @@ func TestScheduledActionsRunOnce(t *testing.T) {
 	who := kratostest.NewIdentity(t, kratostest.Options{MetadataPublic: map[string]any{"role": "tenant", "lots": []string{"A1"}}})
 	tok := kratostest.Login(t, who.Email, who.Password)
 	past := time.Now().Add(-time.Hour)
-	if _, err := s.ScheduleDeactivate(ctx, who.Email, past); err != nil {
+	if _, err := s.ScheduleDeactivate(ctx, who.ID, past); err != nil { // by its id
 		t.Fatal(err)
 	}
 	if _, err := s.ScheduleDeactivate(ctx, who.Email, past); !errors.Is(err, ErrAlreadyScheduled) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +15,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/database"
+	"passerelle/internal/textnorm"
 	"passerelle/kratos"
 )
 
@@ -67,10 +69,21 @@ func (s *Service) ScheduleInvite(ctx context.Context, c kratos.ClientRecord, run
 	return s.schedule(ctx, KindInvite, c.Email, p, runAt)
 }
 
-// ScheduleDeactivate stores a deactivation at runAt of the identity with
-// that e-mail (which must exist, or have an invitation scheduled).
-func (s *Service) ScheduleDeactivate(ctx context.Context, email string, runAt time.Time) (int64, error) {
-	email, err := NormalizeEmail(email)
+// ScheduleDeactivate stores a deactivation at runAt of the identity named by
+// ref, its login e-mail or its Kratos id (it must exist, or have an
+// invitation scheduled before runAt).
+func (s *Service) ScheduleDeactivate(ctx context.Context, ref string, runAt time.Time) (int64, error) {
+	if s.pool == nil {
+		return 0, errors.New("identities: no database for scheduled actions")
+	}
+	if textnorm.IsUUID(strings.TrimSpace(ref)) {
+		c, err := s.directory().FindClient(ctx, ref)
+		if err != nil {
+			return 0, err
+		}
+		ref = c.Email
+	}
+	email, err := NormalizeEmail(ref)
 	if err != nil {
 		return 0, err
 	}

@@ -170,7 +170,7 @@ func scheduleDeactivation(ctx context.Context, cfg *config.Config, ref, at strin
 		fmt.Fprintln(os.Stderr, "passerelle identities deactivate:", err)
 		return 1
 	}
-	fmt.Printf("désactivation de %s prévue le %s (action n° %d)\n", strings.ToLower(strings.TrimSpace(ref)),
+	fmt.Printf("désactivation de %s prévue le %s (action n° %d)\n", strings.TrimSpace(ref),
 		fr.LongDateTime(when.In(s.Location())), id)
 	return 0
 }

@@ -160,6 +160,21 @@ func scanAction(row pgx.Row) (Action, error) {
 	return a, nil
 }
 
+// Cancel cancels a pending scheduled action (a move-in or a departure
+// postponed): it is marked done with the outcome "annulée" and never runs.
+func (s *Service) Cancel(ctx context.Context, id int64) (Action, error) {
+	a, err := scanAction(s.pool.QueryRow(ctx, `UPDATE scheduled_identity_actions SET done_at = $2, outcome = 'annulée'
+		WHERE id = $1 AND done_at IS NULL
+		RETURNING id, kind, email, payload, run_at, done_at, coalesce(outcome, ''), attempts, coalesce(error, '')`, id, s.now()))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, fmt.Errorf("aucune action prévue en attente n° %d (voir passerelle identities scheduled)", id)
+	}
+	if err == nil {
+		s.log.WithFields(logrus.Fields{"action_id": id, "kind": a.Kind}).Info("scheduled identity action cancelled")
+	}
+	return a, err
+}
+
 // RunStats counts what RunDue did.
 type RunStats struct {
 	Done   int

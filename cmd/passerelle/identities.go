@@ -36,6 +36,8 @@ Usage:
       the pending scheduled actions and those of the last 30 days (outcome or last error)
   passerelle identities run-scheduled
       carries out the due scheduled actions now (serve does it every minute)
+  passerelle identities cancel N
+      cancels the pending scheduled action number N (a move-in or a departure postponed)
 
 Every action takes --config FILE. DATE is YYYY-MM-DD (00:00 that day) or "YYYY-MM-DD HH:MM",
 in the calendar's time zone (Europe/Paris). ID is the Kratos identity id; EMAIL its login
@@ -52,11 +54,12 @@ var identityActions = map[string]func(action string, args []string) int{
 	"import":        cmdIdentityImport,
 	"scheduled":     cmdIdentityScheduled,
 	"run-scheduled": cmdIdentityRunScheduled,
+	"cancel":        cmdIdentityCancel,
 }
 
 func cmdIdentities(args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(os.Stderr, "Usage: passerelle identities invite|reinvite|deactivate|activate|list|import|scheduled|run-scheduled [options]\n\n"+identitiesUsage)
+		fmt.Fprintln(os.Stderr, "Usage: passerelle identities invite|reinvite|deactivate|activate|list|import|scheduled|run-scheduled|cancel [options]\n\n"+identitiesUsage)
 		if len(args) == 0 {
 			return 2
 		}
@@ -64,7 +67,7 @@ func cmdIdentities(args []string) int {
 	}
 	run, ok := identityActions[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "passerelle identities: unknown action %q (expected invite, reinvite, deactivate, activate, list, import, scheduled or run-scheduled)\n", args[0])
+		fmt.Fprintf(os.Stderr, "passerelle identities: unknown action %q (expected invite, reinvite, deactivate, activate, list, import, scheduled, run-scheduled or cancel)\n", args[0])
 		return 2
 	}
 	return run(args[0], args[1:])

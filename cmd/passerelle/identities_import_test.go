@@ -168,8 +168,18 @@ func TestIdentitiesScheduleCommands(t *testing.T) {
 	if code, out = runBin(t, env, "identities", "run-scheduled", "--config", cfg); code != 0 || !strings.Contains(out, "0 action(s) faite(s)") {
 		t.Fatalf("second run: exit %d\n%s", code, out)
 	}
+	code, out = runBin(t, env, "identities", "deactivate", "--config", cfg, "--at", "2099-01-01", later)
+	if code != 0 || !strings.Contains(out, "(action n° 3)") {
+		t.Fatalf("deactivate --at 2099: exit %d\n%s", code, out)
+	}
+	if code, out := runBin(t, env, "identities", "cancel", "--config", cfg, "3"); code != 0 || !strings.Contains(out, "action n° 3 annulée (deactivate de "+later) {
+		t.Fatalf("cancel: exit %d\n%s", code, out)
+	}
+	if code, out := runBin(t, env, "identities", "cancel", "--config", cfg, "3"); code != 1 || !strings.Contains(out, "aucune action prévue en attente n° 3") {
+		t.Fatalf("cancel again: exit %d\n%s", code, out)
+	}
 	code, out = runBin(t, env, "identities", "scheduled", "--config", cfg)
-	if code != 0 || strings.Count(out, "fait le") != 2 || !strings.Contains(out, "désactivée ; sessions supprimées") ||
+	if code != 0 || strings.Count(out, "fait le") != 3 || !strings.Contains(out, "annulée") || !strings.Contains(out, "désactivée ; sessions supprimées") ||
 		!strings.Contains(out, "identité créée et invitation envoyée") {
 		t.Fatalf("scheduled: exit %d\n%s", code, out)
 	}

@@ -245,3 +245,39 @@ func cmdIdentityRunScheduled(action string, args []string) int {
 	}
 	return 0
 }
+
+func cmdIdentityCancel(action string, args []string) int {
+	fs := newFlags("identities cancel", identitiesUsage)
+	cfgPath := configFlag(fs)
+	pos, code, done := parseInterleaved(fs, args)
+	if done {
+		return code
+	}
+	var id int64
+	if len(pos) != 1 {
+		fmt.Fprintln(os.Stderr, "passerelle identities cancel: name exactly one scheduled action (its number, see scheduled)")
+		return 2
+	}
+	if _, err := fmt.Sscan(pos[0], &id); err != nil || id <= 0 {
+		fmt.Fprintf(os.Stderr, "passerelle identities cancel: %q is not an action number\n", pos[0])
+		return 2
+	}
+	cfg, ok := loadConfig(*cfgPath)
+	if !ok {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, closeDB, err := identityService(ctx, cfg, true)
+	defer closeDB()
+	var a identities.Action
+	if err == nil {
+		a, err = s.Cancel(ctx, id)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle identities cancel:", err)
+		return 1
+	}
+	fmt.Printf("action n° %d annulée (%s de %s prévue le %s)\n", a.ID, a.Kind, a.Email, fr.DateTime(a.RunAt.In(s.Location())))
+	return 0
+}

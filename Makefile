@@ -37,7 +37,7 @@ test-e2e: stack
 
 # Tests that need no service (they skip, or fail under CI=true, without the stack).
 unit:
-	$(GO) test -count=1 ./config ./redmine ./deadlines/sla
+	$(GO) test -count=1 ./config ./redmine ./deadlines/sla ./identities
 
 # Formatting and vet.
 check:

@@ -6,7 +6,9 @@
 //
 // Every route is mounted in routes.go; every background job and its schedule
 // is registered by the bridge (bridge.New: mirroring, poll, redrive sweep)
-// and the deadlines service (deadlines.Service.PeriodicJobs: the watcher).
+// and the deadlines service (deadlines.Service.PeriodicJobs: the watcher),
+// and, through bridge.Config.Jobs, the identities' scheduled actions
+// (identities.Service.PeriodicJobs: every minute).
 package app
 
 import (
@@ -26,6 +28,7 @@ import (
 	"passerelle/database"
 	"passerelle/espaceclient"
 	"passerelle/espaceclient/web"
+	"passerelle/identities"
 	"passerelle/kratos"
 	"passerelle/redmine"
 )
@@ -98,9 +101,14 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		Timeout: cfg.Redmine.Timeout, Transport: opts.RedmineTransport})
 	a.store = espaceclient.NewStore(a.pool)
 	directory := kratos.NewDirectory(cfg.Kratos.AdminURL, nil)
+	ids, err := identities.New(identities.Config{Holder: a.holder, Pool: a.pool, Log: opts.Log, Now: opts.Now})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
 		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
-		Clients: directory})
+		Clients: directory, Jobs: []bridge.JobSet{ids}})
 	if err != nil {
 		a.Close()
 		return nil, err

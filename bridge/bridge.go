@@ -44,12 +44,22 @@ type Config struct {
 	MaxRetryDelay time.Duration
 	// NoPeriodic disables the periodic poller (tests that drive it by hand).
 	NoPeriodic bool
+	// Jobs are other products' workers and periodic jobs that the bridge's
+	// River client runs too (the identities' scheduled actions).
+	Jobs []JobSet
 	// FetchPollInterval is how often idle workers look for jobs besides
 	// Postgres notifications (default 1s).
 	FetchPollInterval time.Duration
 	// Clients finds clients in Kratos for the mails about their requests
 	// (notify/clientnotify); nil runs no client notification.
 	Clients clientnotify.Directory
+}
+
+// JobSet is a product's River workers and periodic jobs (periodic jobs run
+// on the elected leader only, and not at all with NoPeriodic).
+type JobSet interface {
+	Register(workers *river.Workers)
+	PeriodicJobs() []*river.PeriodicJob
 }
 
 // Bridge is the sync engine: it owns the River client that runs the
@@ -167,6 +177,9 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	b.deadlines, b.deadlinesSvc = dl, dl
 	dl.Register(workers)
+	for _, js := range cfg.Jobs {
+		js.Register(workers)
+	}
 
 	var cm *clientnotify.Service
 	if cfg.Clients != nil {
@@ -184,6 +197,9 @@ func New(cfg Config) (*Bridge, error) {
 		periodic = append(periodic, dl.PeriodicJobs()...)
 		if cm != nil {
 			periodic = append(periodic, cm.PeriodicJobs()...)
+		}
+		for _, js := range cfg.Jobs {
+			periodic = append(periodic, js.PeriodicJobs()...)
 		}
 		interval := cfg.Holder.Get().Redmine.PollInterval
 		periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(interval),

@@ -29,6 +29,10 @@ const (
 	// LockWatch is the deadline watcher's session lock: one run at a time
 	// across replicas (deadlines, WatchArgs).
 	LockWatch = 7415
+	// LockIdentityActions is the scheduled identity actions' session lock:
+	// one run of the due invitations and deactivations at a time across
+	// replicas and `passerelle identities run-scheduled` (identities, RunDue).
+	LockIdentityActions = 7416
 	// LockNotify is the client-notification sweep's session lock: one sweep
 	// at a time across replicas (notify/clientnotify, SweepArgs).
 	LockNotify = 7420

@@ -25,7 +25,7 @@ func commands() []command {
 		{"explain", "explain how a request's response deadlines were computed", cmdExplain},
 		{"report", "reports: sla (share answered in time, median answer time)", cmdReport},
 		{"resync", "queue again what is not in Redmine yet (after fixing a permanent error)", cmdResync},
-		{"identities", "clients' identities: deactivate (revoking every session), activate", cmdIdentities},
+		{"identities", "clients' identities: invite, reinvite, import, list, deactivate (now or at a date), activate", cmdIdentities},
 		{"notifications", "mails to clients: failed (the ones given up)", cmdNotifications},
 	}
 }

@@ -1,0 +1,47 @@
+package notify
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Invitation is what the mail inviting a client to the customer space says.
+// Every field is already written for people, in French. Link and Code are
+// secrets: the mail is the only place they go.
+type Invitation struct {
+	// Agency signs the message and names who invites ("Agence Exemple").
+	Agency string
+	// Name is the client's name ("Camille Martin"; may be empty).
+	Name string
+	// Email is the client's login.
+	Email string
+	// Link opens the recovery page; Code is typed there.
+	Link string
+	Code string
+	// Expires is when both stop working ("jeudi 5 décembre à 18 h 30").
+	Expires string
+	// LoginURL is the customer space's sign-in page, for later visits.
+	LoginURL string
+}
+
+// RenderInvitation lays out an invitation: a subject, a plain-text body and
+// an HTML alternative.
+func RenderInvitation(inv Invitation) (Rendered, error) {
+	const name = "invitation"
+	var subj, text, html bytes.Buffer
+	if err := textTemplates.ExecuteTemplate(&subj, name+".subject", inv); err != nil {
+		return Rendered{}, fmt.Errorf("notify: %s subject: %w", name, err)
+	}
+	if err := textTemplates.ExecuteTemplate(&text, name+".txt.tmpl", inv); err != nil {
+		return Rendered{}, fmt.Errorf("notify: %s text: %w", name, err)
+	}
+	if err := htmlTemplates.ExecuteTemplate(&html, name+".html.tmpl", inv); err != nil {
+		return Rendered{}, fmt.Errorf("notify: %s html: %w", name, err)
+	}
+	return Rendered{
+		Subject: strings.Join(strings.Fields(subj.String()), " "),
+		Text:    strings.TrimLeft(text.String(), "\n"),
+		HTML:    html.String(),
+	}, nil
+}

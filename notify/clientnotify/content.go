@@ -95,6 +95,9 @@ type eventView struct {
 // subjectAndLead writes, in French, a mail's subject and first sentence.
 func subjectAndLead(n notification) (subject, lead string) {
 	ref := "[" + n.Reference + "] "
+	if n.Follower {
+		return followerSubjectAndLead(n, ref)
+	}
 	switch n.Event {
 	case EventReceived:
 		return ref + "Demande reçue : " + n.Subject,
@@ -115,6 +118,29 @@ func subjectAndLead(n notification) (subject, lead string) {
 	}
 }
 
+// followerSubjectAndLead is subjectAndLead for an owner following the
+// requests of a lot: whose request, on which lot.
+func followerSubjectAndLead(n notification, ref string) (subject, lead string) {
+	whose := "la demande de " + n.AuthorName + " sur votre lot « " + n.Lot + " »"
+	lot := ref + "Votre lot " + n.Lot + " : "
+	switch n.Event {
+	case EventAnswer:
+		return lot + "réponse de l'agence", "L'agence a répondu à " + whose + " :"
+	case EventClosed:
+		return lot + "demande clôturée", strings.ToUpper(whose[:1]) + whose[1:] + " est clôturée."
+	default:
+		label := espaceclient.StatusLabel(n.ClientStatus)
+		return lot + "statut " + label, "Le statut de " + whose + " est maintenant « " + label + " »."
+	}
+}
+
+func (n notification) greeting() string {
+	if n.RecipientName != "" {
+		return n.RecipientName
+	}
+	return n.AuthorName
+}
+
 // digestLine is one event in a digest, in French.
 func digestLine(n notification) string {
 	switch n.Event {
@@ -124,6 +150,9 @@ func digestLine(n notification) string {
 			text = string(r[:300]) + "…"
 		}
 		line := "Réponse de l'agence : " + text
+		if n.Follower {
+			line = "Sur votre lot « " + n.Lot + " », réponse de l'agence à " + n.AuthorName + " : " + text
+		}
 		if len(n.Files) > 0 {
 			line += " (pièces jointes : " + strings.Join(n.Files, ", ") + ")"
 		}
@@ -143,7 +172,7 @@ func eventMail(s site, n notification, token string) (notify.Message, error) {
 // eventMailWith builds the mail of one immediate notification.
 func eventMailWith(tpl mailTemplates, s site, n notification, token string) (notify.Message, error) {
 	subject, lead := subjectAndLead(n)
-	v := eventView{Title: subject, Name: n.AuthorName, Lead: lead, Subject: n.Subject, Reference: n.Reference,
+	v := eventView{Title: subject, Name: n.greeting(), Lead: lead, Subject: n.Subject, Reference: n.Reference,
 		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
 	if n.RedmineIssueID != nil {
 		v.RedmineNumber = strconv.Itoa(*n.RedmineIssueID)
@@ -182,7 +211,7 @@ func digestMail(s site, day string, rows []notification, token string) (notify.M
 
 // digestMailWith builds one client's digest of rows (ordered by request).
 func digestMailWith(tpl mailTemplates, s site, day string, rows []notification, token string) (notify.Message, error) {
-	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].AuthorName, Agency: s.Agency,
+	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].greeting(), Agency: s.Agency,
 		PreferencesURL: s.preferencesURL()}
 	for _, n := range rows {
 		if len(v.Requests) == 0 || v.Requests[len(v.Requests)-1].Reference != n.Reference {

@@ -90,10 +90,29 @@ func (s *Service) digestOne(ctx context.Context, rt *runtime, day, identityID st
 		case err != nil:
 			return fmt.Errorf("reading identity %s: %w", identityID, err)
 		}
-		if ident.Email != "" {
-			for i := range rows {
-				rows[i].Email = ident.Email
+		var stale []string // rows of a lot the owner no longer holds
+		kept := rows[:0]
+		for _, n := range rows {
+			if n.Follower && (ident.Role != "owner" || !ident.HoldsLot(n.Lot)) {
+				stale = append(stale, n.ID)
+				continue
 			}
+			if ident.Email != "" {
+				n.Email = ident.Email
+			}
+			n.RecipientName = ident.Name
+			kept = append(kept, n)
+		}
+		if err := s.store.setOutcome(ctx, tx, stale, "skipped", "no longer an owner of the lot", s.now()); err != nil {
+			return err
+		}
+		if len(kept) == 0 {
+			return nil
+		}
+		rows = kept
+		ids = ids[:0]
+		for _, n := range rows {
+			ids = append(ids, n.ID)
 		}
 		token, err := s.store.unsubscribeToken(ctx, tx, identityID)
 		if err != nil {

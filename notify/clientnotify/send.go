@@ -70,6 +70,11 @@ func (s *Service) deliver(ctx context.Context, rt *runtime, n notification, atte
 	if ident.Email != "" {
 		n.Email = ident.Email // the current login address
 	}
+	n.RecipientName = ident.Name
+	if n.Follower && (ident.Role != "owner" || !ident.HoldsLot(n.Lot)) {
+		log.Info("client notification skipped: the owner no longer holds the lot")
+		return "skipped", "no longer an owner of lot " + n.Lot, nil
+	}
 	msg, err := eventMailWith(rt.tpl, rt.site, n, token)
 	if err != nil {
 		return "failed", err.Error(), nil

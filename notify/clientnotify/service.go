@@ -28,6 +28,8 @@ type JobInserter interface {
 // (kratos.Directory in production).
 type Directory interface {
 	ByID(ctx context.Context, id string) (kratos.Identity, error)
+	// OwnersOfLot returns the active owners holding lot.
+	OwnersOfLot(ctx context.Context, lot string) ([]kratos.Identity, error)
 }
 
 // Config wires a Service. Holder, Pool and Directory are required.
@@ -221,6 +223,7 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 	now := s.now()
 	rt := s.rt.Load()
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		owners := map[string][]kratos.Identity{} // by lot, for this batch
 		msgs, err := s.store.pendingMessages(ctx, tx, sweepBatch)
 		if err != nil {
 			return err
@@ -233,27 +236,26 @@ func (s *Service) sweepOnce(ctx context.Context, jobs *jobsBox) (created int, mo
 				return err
 			}
 			e := eventOf(m.threadMessage)
-			if e == "" || m.Email == "" {
+			if e == "" {
 				continue
 			}
-			mode := m.Mode
-			if mode == "none" && !alwaysImmediate(e) {
-				continue // unsubscribed: only the acknowledgments
-			}
-			if mode != "daily" || alwaysImmediate(e) {
-				mode = "immediate"
-			}
-			id, err := s.store.insertNotification(ctx, tx, m, e, mode, now)
+			recipients, err := s.recipients(ctx, tx, rt, m, e, owners)
 			if err != nil {
 				return err
 			}
-			if id == "" {
-				continue
-			}
-			created++
-			if mode == "immediate" {
-				if _, err := jobs.InsertTx(ctx, tx, SendArgs{NotificationID: id}, nil); err != nil {
-					return fmt.Errorf("enqueueing notification %s: %w", id, err)
+			for _, r := range recipients {
+				id, err := s.store.insertNotification(ctx, tx, m, r.recipient, e, r.mode, now)
+				if err != nil {
+					return err
+				}
+				if id == "" {
+					continue
+				}
+				created++
+				if r.mode == "immediate" {
+					if _, err := jobs.InsertTx(ctx, tx, SendArgs{NotificationID: id}, nil); err != nil {
+						return fmt.Errorf("enqueueing notification %s: %w", id, err)
+					}
 				}
 			}
 		}
@@ -298,4 +300,78 @@ func (s *Service) sweepWebhooks(ctx context.Context, tx pgx.Tx, jobs *jobsBox, r
 		}
 	}
 	return nil
+}
+
+// target is a recipient and the mode of its notification.
+type target struct {
+	recipient
+	mode string
+}
+
+// recipients are who hears of event e of message m: the request's author
+// (by their preferences; unsubscribed: only the acknowledgment), and for an
+// answer, a status change or a closure on a request whose category is shared
+// with the lot's owners, each active owner of the lot who follows it
+// (preferences follow_lots, default yes) by their own preferences. owners
+// caches Kratos' answer per lot for one sweep; Kratos unreachable fails the
+// sweep, which the next interval retries (nothing is marked looked at).
+func (s *Service) recipients(ctx context.Context, tx pgx.Tx, rt *runtime, m pendingMessage, e Event, owners map[string][]kratos.Identity) ([]target, error) {
+	var out []target
+	if m.Email != "" {
+		mode := m.Mode
+		switch {
+		case alwaysImmediate(e):
+			mode = "immediate"
+		case mode == "none":
+			mode = ""
+		case mode != "daily":
+			mode = "immediate"
+		}
+		if mode != "" {
+			out = append(out, target{recipient{IdentityID: m.IdentityID, Email: m.Email}, mode})
+		}
+	}
+	if m.Lot == "" || e == EventReceived || e == EventTransmitted {
+		return out, nil
+	}
+	if cat, ok := rt.cfg.Category(m.Category); !ok || !cat.SharedWithOwners {
+		return out, nil
+	}
+	list, cached := owners[m.Lot]
+	if !cached {
+		var err error
+		if list, err = s.directory.OwnersOfLot(ctx, m.Lot); err != nil {
+			return nil, fmt.Errorf("finding the owners of lot %s: %w", m.Lot, err)
+		}
+		owners[m.Lot] = list
+	}
+	var ids []string
+	for _, o := range list {
+		if o.ID != m.IdentityID {
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	prefs, err := s.store.followerPrefs(ctx, tx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range list {
+		if o.ID == m.IdentityID || o.Email == "" {
+			continue
+		}
+		mode := "immediate"
+		if p, ok := prefs[o.ID]; ok {
+			if !p.Follow || p.Mode == "none" {
+				continue
+			}
+			if p.Mode == "daily" {
+				mode = "daily"
+			}
+		}
+		out = append(out, target{recipient{IdentityID: o.ID, Email: o.Email, Follower: true}, mode})
+	}
+	return out, nil
 }

@@ -26,7 +26,8 @@ func (s store) pendingMessages(ctx context.Context, tx pgx.Tx, limit int) ([]pen
 		       NOT EXISTS (SELECT 1 FROM messages p WHERE p.request_id = m.request_id
 		                   AND (p.created_at, p.id) < (m.created_at, m.id)),
 		       r.identity_id::text, r.author_email,
-		       coalesce((SELECT email_mode FROM client_preferences cp WHERE cp.identity_id = r.identity_id::text), 'immediate')
+		       coalesce((SELECT email_mode FROM client_preferences cp WHERE cp.identity_id = r.identity_id::text), 'immediate'),
+		       r.lot, r.category
 		FROM messages m JOIN requests r ON r.id = m.request_id
 		WHERE m.notified_at IS NULL
 		ORDER BY m.created_at, m.id
@@ -40,7 +41,7 @@ func (s store) pendingMessages(ctx context.Context, tx pgx.Tx, limit int) ([]pen
 	for rows.Next() {
 		var p pendingMessage
 		var cs string
-		if err := rows.Scan(&p.ID, &p.RequestID, &p.AuthorKind, &p.Kind, &cs, &p.First, &p.IdentityID, &p.Email, &p.Mode); err != nil {
+		if err := rows.Scan(&p.ID, &p.RequestID, &p.AuthorKind, &p.Kind, &cs, &p.First, &p.IdentityID, &p.Email, &p.Mode, &p.Lot, &p.Category); err != nil {
 			return nil, fmt.Errorf("reading messages to notify: %w", err)
 		}
 		p.ClientStatus = config.ClientStatus(cs)
@@ -53,17 +54,19 @@ func (s store) pendingMessages(ctx context.Context, tx pgx.Tx, limit int) ([]pen
 type pendingMessage struct {
 	threadMessage
 	IdentityID, Email, Mode string
+	// Lot and Category of the request (owners following their lots).
+	Lot, Category string
 }
 
 // insertNotification inserts one notification row; "" when the event and
 // recipient already have one (a second sweep of the same message).
-func (s store) insertNotification(ctx context.Context, tx pgx.Tx, p pendingMessage, e Event, mode string, now time.Time) (string, error) {
+func (s store) insertNotification(ctx context.Context, tx pgx.Tx, p pendingMessage, r recipient, e Event, mode string, now time.Time) (string, error) {
 	var id string
 	err := tx.QueryRow(ctx, `
-		INSERT INTO client_notifications (message_id, request_id, identity_id, email, event, mode, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO client_notifications (message_id, request_id, identity_id, email, event, mode, follower, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (message_id, identity_id) DO NOTHING
-		RETURNING id`, p.ID, p.RequestID, p.IdentityID, p.Email, string(e), mode, now).Scan(&id)
+		RETURNING id`, p.ID, p.RequestID, r.IdentityID, r.Email, string(e), mode, r.Follower, now).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
@@ -89,8 +92,14 @@ type notification struct {
 	ID, MessageID, RequestID, IdentityID, Email string
 	Event                                       Event
 	Mode, Status                                string
-	Attempts                                    int
-	CreatedAt                                   time.Time
+	// Follower: an owner following the requests of the lot, not the author.
+	Follower bool
+	Lot      string
+	// RecipientName greets the recipient (from Kratos at send time; the
+	// author's name when empty).
+	RecipientName string
+	Attempts      int
+	CreatedAt     time.Time
 	// From the request and the message.
 	Reference, Subject, AuthorName string
 	RedmineIssueID                 *int
@@ -99,14 +108,14 @@ type notification struct {
 	Files                          []string
 }
 
-const notificationColumns = `n.id, n.message_id, n.request_id, n.identity_id, n.email, n.event, n.mode, n.status,
+const notificationColumns = `n.id, n.message_id, n.request_id, n.identity_id, n.email, n.event, n.mode, n.status, n.follower, r.lot,
 	n.attempts, n.created_at, r.reference, r.subject, r.author_name, r.redmine_issue_id, m.body, m.client_status,
 	coalesce((SELECT array_agg(a.filename ORDER BY a.created_at, a.id) FROM attachments a WHERE a.message_id = m.id), '{}')`
 
 func scanNotification(row pgx.Row) (notification, error) {
 	var n notification
 	var ev, cs string
-	err := row.Scan(&n.ID, &n.MessageID, &n.RequestID, &n.IdentityID, &n.Email, &ev, &n.Mode, &n.Status,
+	err := row.Scan(&n.ID, &n.MessageID, &n.RequestID, &n.IdentityID, &n.Email, &ev, &n.Mode, &n.Status, &n.Follower, &n.Lot,
 		&n.Attempts, &n.CreatedAt, &n.Reference, &n.Subject, &n.AuthorName, &n.RedmineIssueID, &n.Body, &cs, &n.Files)
 	n.Event, n.ClientStatus = Event(ev), config.ClientStatus(cs)
 	return n, err
@@ -220,4 +229,39 @@ func (s store) unsubscribeToken(ctx context.Context, tx pgx.Tx, identityID strin
 		return "", fmt.Errorf("reading the unsubscribe token of %s: %w", identityID, err)
 	}
 	return token, nil
+}
+
+// recipient is who one notification goes to.
+type recipient struct {
+	IdentityID, Email string
+	Follower          bool
+}
+
+// followerPrefs returns the preferences (email_mode, follow_lots) of the
+// identities that saved some.
+func (s store) followerPrefs(ctx context.Context, tx pgx.Tx, ids []string) (map[string]struct {
+	Mode   string
+	Follow bool
+}, error) {
+	out := map[string]struct {
+		Mode   string
+		Follow bool
+	}{}
+	rows, err := tx.Query(ctx, `SELECT identity_id, email_mode, follow_lots FROM client_preferences WHERE identity_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading owners' preferences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, mode string
+		var follow bool
+		if err := rows.Scan(&id, &mode, &follow); err != nil {
+			return nil, fmt.Errorf("reading owners' preferences: %w", err)
+		}
+		out[id] = struct {
+			Mode   string
+			Follow bool
+		}{mode, follow}
+	}
+	return out, rows.Err()
 }

@@ -27,6 +27,7 @@ import (
 // rest in one mail at the digest time (set a minute or two ahead here). A
 // one-click unsubscribe (RFC 8058) from a mail stops the next ones.
 func TestClientsHearAboutTheirRequestsByMail(t *testing.T) {
+	t.Parallel() // no service stopped, its own addresses and deployment
 	d := newDeployment(t)
 	paris, _ := time.LoadLocation("Europe/Paris")
 	// The next whole minute at least 45 s away: time to file and answer first.

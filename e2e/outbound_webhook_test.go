@@ -29,6 +29,7 @@ import (
 // message.agency; a private note never. `passerelle notifications webhooks`
 // shows the endpoint healthy with its deliveries.
 func TestOutboundWebhookDeliveredOnceAfterFailures(t *testing.T) {
+	t.Parallel() // no service stopped, its own addresses and deployment
 	d := newDeployment(t)
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)

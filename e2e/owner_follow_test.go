@@ -16,6 +16,7 @@ import (
 // unticked "follow my lots" and an owner of another lot get nothing; a
 // private note reaches no one.
 func TestOwnersFollowTheRequestsOnTheirLots(t *testing.T) {
+	t.Parallel() // no service stopped, its own addresses and deployment
 	d := newDeployment(t)
 	in := d.writeConfig("follow", map[string]string{"notifications.sweep_interval": "1s"})
 	d.migrate(in)

@@ -78,6 +78,12 @@ func newBrowser(t testing.TB) *browser {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
+		// A UTF-8 locale whatever the environment: CI runs with no LANG at
+		// all (env -i), where Chromium cannot open a file whose path holds
+		// "é" for an <input type=file> and silently drops it (seen: the
+		// self-test's "fuite évier.png" missing from the post). People's
+		// browsers run in UTF-8 locales.
+		chromedp.Env("LANG=C.UTF-8", "LC_ALL=C.UTF-8"),
 		// No connection of Chromium's own (updates, field trials, safe
 		// browsing, sync): this machine's network refuses them, and a test
 		// must only ever talk to 127.0.0.1.

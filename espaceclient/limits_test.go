@@ -85,23 +85,12 @@ func TestUploadConcurrencyLimit(t *testing.T) {
 	// Wait until the server admitted the first upload (it holds the slot):
 	// probing earlier let a probe take the slot first, and the first was
 	// refused instead (seen with -count=4).
-	deadline := time.Now().Add(10 * time.Second)
-	for e.svc.limits.inflightOf(tenant.id) == 0 {
-		select {
-		case res := <-first:
-			t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first upload was not admitted within 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitAdmitted(tenant, first)
 
 	// The first holds the slot: a second one is refused with a 429 (an
 	// empty form would otherwise be a 422, storing nothing either way).
 	var second response
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		second = tenant.postMultipart("/api/v1/requests", map[string]string{}, []Upload{{"x.jpg", jpegBytes(t)}})
 		if second.status == http.StatusTooManyRequests || time.Now().After(deadline) {
@@ -240,18 +229,7 @@ func TestUploadsInFlightBoundTheProcess(t *testing.T) {
 			_ = mw.WriteField(k, v)
 		}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.svc.limits.inflightOf(holder.id) == 0 {
-		select {
-		case res := <-first:
-			t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the first upload was not admitted within 10 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.waitAdmitted(holder, first)
 
 	res := other.postMultipart("/api/v1/requests", repairFields("A12"), []Upload{{"photo.jpg", jpegBytes(t)}})
 	if res.status != http.StatusTooManyRequests || res.errCode(t) != "server_busy" || res.header.Get("Retry-After") == "" {
@@ -273,4 +251,22 @@ func TestUploadsInFlightBoundTheProcess(t *testing.T) {
 		t.Fatalf("the other client's upload once the first ended: %d %s", res.status, res.body)
 	}
 	e.expectRows(2, 2, 2)
+}
+
+// waitAdmitted waits until the server admitted c's held upload (it holds an
+// upload slot), failing if the upload ended first or after 10 s.
+func (e *env) waitAdmitted(c *client, first <-chan response) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.svc.limits.inflightOf(c.id) == 0 {
+		select {
+		case res := <-first:
+			e.t.Fatalf("the held upload ended before it was admitted: %d %s", res.status, res.body)
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatal("the held upload was not admitted within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

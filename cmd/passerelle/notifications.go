@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"passerelle/database"
 	"passerelle/internal/fr"
 	"passerelle/notify/clientnotify"
@@ -48,15 +50,10 @@ func cmdNotifications(args []string) int {
 		}
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), 1)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "passerelle notifications:", err)
+	pool, ok := notificationsDB(ctx, *cfgPath)
+	if !ok {
 		return 1
 	}
 	defer pool.Close()
@@ -88,15 +85,10 @@ func cmdWebhooks(args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle notifications enable-webhook: name exactly one endpoint (webhooks.outbound[].name)")
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), 1)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "passerelle notifications:", err)
+	pool, ok := notificationsDB(ctx, *cfgPath)
+	if !ok {
 		return 1
 	}
 	defer pool.Close()
@@ -136,4 +128,19 @@ func cmdWebhooks(args []string) int {
 		fmt.Println()
 	}
 	return 0
+}
+
+// notificationsDB loads the configuration and opens its database (errors
+// printed).
+func notificationsDB(ctx context.Context, cfgPath string) (*pgxpool.Pool, bool) {
+	cfg, ok := loadConfig(cfgPath)
+	if !ok {
+		return nil, false
+	}
+	pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), 1)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "passerelle notifications:", err)
+		return nil, false
+	}
+	return pool, true
 }

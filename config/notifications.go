@@ -17,11 +17,15 @@ type Notifications struct {
 	SweepInterval time.Duration `yaml:"sweep_interval"`
 	// Disabled stops every mail to clients (the events are still recorded).
 	Disabled bool `yaml:"disabled"`
-	// TemplatesDir overrides the embedded mail templates: any *.txt.tmpl or
-	// *.html.tmpl file there redefines the templates it defines ("event.txt",
-	// "event.html", "digest.txt", "digest.html"; see
-	// notify/clientnotify/templates). A template that does not parse is
-	// refused at start and at reload.
+	// TemplatesDir overrides the embedded mail templates, every mail's: any
+	// *.txt.tmpl or *.html.tmpl file there redefines the templates it
+	// defines, by name — clients' mails "event.txt", "event.html",
+	// "digest.txt", "digest.html" (notify/clientnotify/templates);
+	// invitations "invitation.subject", "invitation.txt", "invitation.html";
+	// staff alerts "deadline_warning.*", "deadline_escalation.*"
+	// (notify/templates). A template that does not parse, or with which a mail
+	// no longer renders, is refused by `passerelle check`, at start and at
+	// reload.
 	TemplatesDir string `yaml:"templates_dir"`
 }
 

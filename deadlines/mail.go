@@ -17,7 +17,7 @@ import (
 )
 
 // The alert e-mail: who it goes to (recipientsOf), what it says (alertData,
-// rendered by notify.RenderDeadlineAlert) and its sending (sendAlertMail).
+// rendered by the runtime's templates) and its sending (sendAlertMail).
 
 // sendAlertMail sends the warning or escalation e-mail. It returns the
 // mail state to record (sent, none, disabled, failed), the recipients and
@@ -46,7 +46,7 @@ func (s *Service) sendAlertMail(ctx context.Context, log *logrus.Entry, rt *runt
 		return MailNone, []string{}, "", nil
 	}
 	data := alertData(cfg, rt.rules, req, d, kind, issue, assigneeName, now)
-	r, err := notify.RenderDeadlineAlert(data)
+	r, err := rt.templates.DeadlineAlert(data)
 	if err != nil {
 		log.WithError(err).Error("rendering the deadline alert e-mail")
 		return MailFailed, []string{}, "", nil

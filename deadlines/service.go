@@ -74,9 +74,12 @@ type runtime struct {
 	rules *Rules
 	// mailer is nil when e-mail is disabled (smtp.addr empty).
 	mailer *notify.Mailer
+	// templates lay out the alert mails (notifications.templates_dir applied).
+	templates *notify.Templates
 }
 
-// newRuntime builds the rules and the mailer of a configuration.
+// newRuntime builds the rules, the mailer and the alert templates of a
+// configuration.
 func newRuntime(cfg *config.Config) (*runtime, error) {
 	rules, err := NewRules(cfg)
 	if err != nil {
@@ -89,7 +92,11 @@ func newRuntime(cfg *config.Config) (*runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp: %w", err)
 	}
-	return &runtime{cfg: cfg, rules: rules, mailer: m}, nil
+	tpl, err := notify.LoadTemplates(cfg.Notifications.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	return &runtime{cfg: cfg, rules: rules, mailer: m, templates: tpl}, nil
 }
 
 // New builds a Service from the holder's configuration and subscribes it to

@@ -28,11 +28,18 @@ import (
 // a throwaway database.
 func newService(t *testing.T) *Service {
 	t.Helper()
+	return newServiceWith(t, "")
+}
+
+// newServiceWith is newService with notifications.templates_dir set to dir.
+func newServiceWith(t *testing.T, templatesDir string) *Service {
+	t.Helper()
 	env := testenv.Env(t, "SMTP_ADDR")
 	cfg := testenv.ExampleConfig(t)
 	cfg.Kratos.AdminURL = kratostest.AdminURL(t)
 	cfg.PublicURL = "http://127.0.0.1:8080"
 	cfg.SMTP = config.SMTP{Addr: env[0], TLS: "none", From: "Agence Exemple <no-reply@agence.test>"}
+	cfg.Notifications.TemplatesDir = templatesDir
 	pool, _ := testenv.NewPool(t)
 	log := logrus.New()
 	log.SetOutput(io.Discard)
@@ -296,4 +303,45 @@ func whoamiToken(t *testing.T, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// The agency's own wording of the invitation, from notifications.templates_dir,
+// is what the client receives; the parts it does not redefine stay embedded.
+// An override that breaks the mail refuses the invitation and mails nothing.
+func TestInvitationTemplateOverride(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	override := `{{define "invitation.subject"}}Bienvenue chez {{.Agency}}{{end}}` +
+		`{{define "invitation.txt"}}Cher client, votre lien : {{.Link}} — saisissez ce code : {{.Code}}{{end}}`
+	if err := os.WriteFile(filepath.Join(dir, "agence.txt.tmpl"), []byte(override), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	email := newEmail(t)
+	if _, err := newServiceWith(t, dir).Invite(ctx, kratos.ClientRecord{Email: email, First: "Ana", Last: "Lopes", Role: config.RoleTenant, Lots: []string{"A1"}}); err != nil {
+		t.Fatal(err)
+	}
+	mails := invitations(t, email)
+	if len(mails) != 1 {
+		t.Fatalf("%d invitations mailed, want 1", len(mails))
+	}
+	m := mails[0]
+	if m.subject != "Bienvenue chez Agence Exemple" || !strings.HasPrefix(m.text, "Cher client, votre lien : http") || m.code == "" {
+		t.Errorf("the override was not used: subject %q, text %q", m.subject, m.text)
+	}
+	if !strings.Contains(m.html, "Bonjour") {
+		t.Errorf("the HTML part lost its embedded template:\n%s", m.html)
+	}
+
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "agence.txt.tmpl"), []byte(`{{define "invitation.txt"}}{{.Nope}}{{end}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := newEmail(t)
+	_, err := newServiceWith(t, broken).Invite(ctx, kratos.ClientRecord{Email: other, First: "Léa", Last: "Roux", Role: config.RoleTenant, Lots: []string{"A1"}})
+	if err == nil || !strings.Contains(err.Error(), "notifications.templates_dir") {
+		t.Fatalf("a broken override: %v, want an error naming notifications.templates_dir", err)
+	}
+	if n := len(invitations(t, other)); n != 0 {
+		t.Errorf("%d invitations mailed with a broken template, want 0", n)
+	}
 }

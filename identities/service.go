@@ -158,7 +158,11 @@ func (s *Service) sendInvitation(ctx context.Context, dir *kratos.Directory, mai
 	}
 	out.ExpiresAt, out.Link = rec.ExpiresAt, rec.Link
 	cfg := s.holder.Get()
-	r, err := notify.RenderInvitation(notify.Invitation{
+	tpl, err := notify.LoadTemplates(cfg.Notifications.TemplatesDir)
+	if err != nil {
+		return out, err
+	}
+	r, err := tpl.Invitation(notify.Invitation{
 		Agency:   agencyName(cfg.SMTP.From),
 		Name:     c.Name(),
 		Email:    c.Email,

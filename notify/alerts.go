@@ -1,21 +1,45 @@
 package notify
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
-	htmltemplate "html/template"
-	"strings"
-	texttemplate "text/template"
 )
 
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var (
-	textTemplates = texttemplate.Must(texttemplate.New("").ParseFS(templateFS, "templates/*.txt.tmpl"))
-	htmlTemplates = htmltemplate.Must(htmltemplate.New("").ParseFS(templateFS, "templates/*.html.tmpl"))
-)
+// embedded is this package's templates as built in (no override).
+var embedded = func() *Templates {
+	t, err := ParseTemplates(templateFS, "")
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
+
+// LoadTemplates builds this package's mail templates (staff deadline alerts,
+// invitations) for a configuration: the embedded ones redefined by the files
+// of notifications.templates_dir (dir; "" for none). An override that does
+// not parse, or with which one of these mails no longer renders, is an error:
+// it is refused at start and at reload, not found at the first alert.
+func LoadTemplates(dir string) (*Templates, error) {
+	if dir == "" {
+		return embedded, nil
+	}
+	t, err := ParseTemplates(templateFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range []DeadlineAlert{{Kind: KindWarning}, {Kind: KindEscalation}} {
+		if _, err := t.DeadlineAlert(a); err != nil {
+			return nil, fmt.Errorf("notifications.templates_dir: %w", err)
+		}
+	}
+	if _, err := t.Invitation(Invitation{}); err != nil {
+		return nil, fmt.Errorf("notifications.templates_dir: %w", err)
+	}
+	return t, nil
+}
 
 // Alert kinds.
 const (
@@ -69,31 +93,18 @@ type Rendered struct {
 	HTML    string
 }
 
-// RenderDeadlineAlert lays out a deadline alert: a subject, a plain-text
-// body and an HTML alternative.
-func RenderDeadlineAlert(a DeadlineAlert) (Rendered, error) {
-	var name string
+// RenderDeadlineAlert lays out a deadline alert with the embedded templates.
+func RenderDeadlineAlert(a DeadlineAlert) (Rendered, error) { return embedded.DeadlineAlert(a) }
+
+// DeadlineAlert lays out a deadline alert: a subject, a plain-text body and
+// an HTML alternative.
+func (t *Templates) DeadlineAlert(a DeadlineAlert) (Rendered, error) {
 	switch a.Kind {
 	case KindWarning:
-		name = "deadline_warning"
+		return t.Render("deadline_warning", a)
 	case KindEscalation:
-		name = "deadline_escalation"
+		return t.Render("deadline_escalation", a)
 	default:
 		return Rendered{}, fmt.Errorf("notify: unknown alert kind %q", a.Kind)
 	}
-	var subj, text, html bytes.Buffer
-	if err := textTemplates.ExecuteTemplate(&subj, name+".subject", a); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s subject: %w", name, err)
-	}
-	if err := textTemplates.ExecuteTemplate(&text, name+".txt.tmpl", a); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s text: %w", name, err)
-	}
-	if err := htmlTemplates.ExecuteTemplate(&html, name+".html.tmpl", a); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s html: %w", name, err)
-	}
-	return Rendered{
-		Subject: strings.Join(strings.Fields(subj.String()), " "),
-		Text:    strings.TrimLeft(text.String(), "\n"),
-		HTML:    html.String(),
-	}, nil
 }

@@ -1,11 +1,5 @@
 package notify
 
-import (
-	"bytes"
-	"fmt"
-	"strings"
-)
-
 // Invitation is what the mail inviting a client to the customer space says.
 // Every field is already written for people, in French. Link and Code are
 // secrets: the mail is the only place they go.
@@ -25,23 +19,9 @@ type Invitation struct {
 	LoginURL string
 }
 
-// RenderInvitation lays out an invitation: a subject, a plain-text body and
-// an HTML alternative.
-func RenderInvitation(inv Invitation) (Rendered, error) {
-	const name = "invitation"
-	var subj, text, html bytes.Buffer
-	if err := textTemplates.ExecuteTemplate(&subj, name+".subject", inv); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s subject: %w", name, err)
-	}
-	if err := textTemplates.ExecuteTemplate(&text, name+".txt.tmpl", inv); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s text: %w", name, err)
-	}
-	if err := htmlTemplates.ExecuteTemplate(&html, name+".html.tmpl", inv); err != nil {
-		return Rendered{}, fmt.Errorf("notify: %s html: %w", name, err)
-	}
-	return Rendered{
-		Subject: strings.Join(strings.Fields(subj.String()), " "),
-		Text:    strings.TrimLeft(text.String(), "\n"),
-		HTML:    html.String(),
-	}, nil
-}
+// RenderInvitation lays out an invitation with the embedded templates.
+func RenderInvitation(inv Invitation) (Rendered, error) { return embedded.Invitation(inv) }
+
+// Invitation lays out an invitation: a subject, a plain-text body and an
+// HTML alternative.
+func (t *Templates) Invitation(inv Invitation) (Rendered, error) { return t.Render("invitation", inv) }

@@ -1,6 +1,8 @@
 package notify
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -46,6 +48,51 @@ func TestRenderInvitation(t *testing.T) {
 				if !strings.Contains(r.HTML, w) {
 					t.Errorf("html lacks %q:\n%s", w, r.HTML)
 				}
+			}
+		})
+	}
+}
+
+// LoadTemplates applies notifications.templates_dir to the invitation and
+// staff alert mails, and refuses an override with which one of them no
+// longer renders. A client-mail override in the same directory (using the
+// shared functions) does not disturb these mails.
+func TestLoadTemplates(t *testing.T) {
+	cases := []struct {
+		name    string
+		files   map[string]string
+		subject string // of the invitation; "" when refused
+	}{
+		{"none", nil, "Agence : votre accès à l'espace client"},
+		{"invitation subject redefined", map[string]string{"a.txt.tmpl": `{{define "invitation.subject"}}Bienvenue chez {{.Agency}}{{end}}`}, "Bienvenue chez Agence"},
+		{"a client-mail override beside it", map[string]string{"event.txt.tmpl": `{{define "event.txt"}}{{join .Files ", "}}{{end}}`}, "Agence : votre accès à l'espace client"},
+		{"unknown field", map[string]string{"a.txt.tmpl": `{{define "invitation.txt"}}{{.Nope}}{{end}}`}, ""},
+		{"alert HTML broken", map[string]string{"a.html.tmpl": `{{define "deadline_warning.html"}}{{.Reference}{{end}}`}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tpl, err := LoadTemplates(dir)
+			if tc.subject == "" {
+				if err == nil || !strings.Contains(err.Error(), "notifications.templates_dir") {
+					t.Fatalf("error %v, want a refusal naming notifications.templates_dir", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := tpl.Invitation(Invitation{Agency: "Agence", Link: "http://l", Code: "1"})
+			if err != nil || r.Subject != tc.subject || !strings.Contains(r.Text, "http://l") {
+				t.Fatalf("subject %q text %q (%v), want subject %q", r.Subject, r.Text, err, tc.subject)
+			}
+			if _, err := tpl.DeadlineAlert(DeadlineAlert{Kind: KindEscalation, Reference: "D-1"}); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

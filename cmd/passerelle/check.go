@@ -10,6 +10,8 @@ import (
 	"passerelle/config"
 	"passerelle/database"
 	"passerelle/deadlines"
+	"passerelle/notify"
+	"passerelle/notify/clientnotify"
 	"passerelle/redmine"
 )
 
@@ -24,6 +26,13 @@ func cmdCheck(args []string) int {
 	*live = *live || *probe
 	cfg, ok := loadConfig(*cfgPath)
 	if !ok {
+		return 1
+	}
+	if msgs := checkTemplates(cfg); len(msgs) > 0 {
+		for _, m := range msgs {
+			fmt.Println(m)
+		}
+		fmt.Fprintf(os.Stderr, "%d problem(s)\n", len(msgs))
 		return 1
 	}
 	if !*live {
@@ -61,6 +70,24 @@ func cmdCheck(args []string) int {
 	}
 	fmt.Printf("%s: OK against %s (%d categories)\n", cfg.File, cfg.Redmine.URL, len(cfg.Categories))
 	return 0
+}
+
+// checkTemplates renders every mail with the overrides of
+// notifications.templates_dir, as serve does before it starts or reloads:
+// one line per mail family that no longer renders.
+func checkTemplates(cfg *config.Config) []string {
+	dir := cfg.Notifications.TemplatesDir
+	if dir == "" {
+		return nil
+	}
+	var out []string
+	if _, err := notify.LoadTemplates(dir); err != nil {
+		out = append(out, fmt.Sprintf("%s: staff alerts and invitations: %v", cfg.File, err))
+	}
+	if err := clientnotify.CheckTemplates(dir); err != nil {
+		out = append(out, fmt.Sprintf("%s: clients' mails: %v", cfg.File, err))
+	}
+	return out
 }
 
 // checkMirrorErrors lists the requests stuck on a permanent Redmine error,

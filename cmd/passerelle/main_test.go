@@ -87,6 +87,34 @@ func TestCheckOfflineNamesFileAndLine(t *testing.T) {
 	if code, out := runBin(t, env, "check", "--config", "../../config/example.yaml"); code != 0 || !strings.Contains(out, "OK") {
 		t.Errorf("example.yaml: exit %d\n%s", code, out)
 	}
+
+	// A mail template override that breaks a mail is refused by check, as
+	// serve would refuse it; a good one passes.
+	tplDir := filepath.Join(dir, "templates")
+	if err := os.Mkdir(tplDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	withTemplates := filepath.Join(dir, "templates.yaml")
+	doc = strings.Replace(string(example), "notifications:\n", "notifications:\n  templates_dir: "+tplDir+"\n", 1)
+	if doc == string(example) {
+		t.Fatal("config/example.yaml has no notifications section to add templates_dir to")
+	}
+	if err := os.WriteFile(withTemplates, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ content, want string }{
+		{`{{define "invitation.txt"}}{{.Nope}}{{end}}`, "staff alerts and invitations"},
+		{`{{define "event.txt"}}{{.Nope}}{{end}}`, "clients' mails"},
+		{`{{define "invitation.subject"}}Bienvenue{{end}}`, ""},
+	} {
+		if err := os.WriteFile(filepath.Join(tplDir, "agence.txt.tmpl"), []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out := runBin(t, env, "check", "--config", withTemplates)
+		if tc.want == "" && code != 0 || tc.want != "" && (code != 1 || !strings.Contains(out, tc.want) || !strings.Contains(out, "notifications.templates_dir")) {
+			t.Errorf("override %s: exit %d, want it named (%q):\n%s", tc.content, code, tc.want, out)
+		}
+	}
 }
 
 // stackEnv returns the environment the binary needs for the stack's config.

@@ -1,14 +1,11 @@
 package clientnotify
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
-	"path/filepath"
 	"strconv"
 	"strings"
-	texttemplate "text/template"
 
 	"passerelle/espaceclient"
 	"passerelle/notify"
@@ -17,54 +14,42 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-var funcs = map[string]any{"join": strings.Join}
+// embedded is this package's templates as built in (no override).
+var embedded = func() *notify.Templates {
+	t, err := notify.ParseTemplates(templateFS, "")
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
 
-var (
-	textTemplates = texttemplate.Must(texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl"))
-	htmlTemplates = htmltemplate.Must(htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html.tmpl"))
-)
-
-// mailTemplates are the templates one configuration uses: the embedded ones,
-// redefined by the files of notifications.templates_dir.
-type mailTemplates struct {
-	text *texttemplate.Template
-	html *htmltemplate.Template
+// CheckTemplates says whether the clients' mails still render with the
+// overrides of notifications.templates_dir (dir): nil when they do.
+func CheckTemplates(dir string) error {
+	_, err := loadTemplates(dir)
+	return err
 }
 
-// loadTemplates builds the templates of a configuration; an override that
-// does not parse, or that breaks a template, is an error.
-func loadTemplates(dir string) (mailTemplates, error) {
-	t := mailTemplates{text: textTemplates, html: htmlTemplates}
+// loadTemplates builds the templates of a configuration: the embedded ones,
+// redefined by the files of notifications.templates_dir (dir). An override
+// that does not parse, or that breaks a mail, is an error.
+func loadTemplates(dir string) (*notify.Templates, error) {
 	if dir == "" {
-		return t, nil
+		return embedded, nil
 	}
-	// Parsed afresh (html/template cannot clone a set that has executed).
-	var err error
-	if t.text, err = texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.txt.tmpl"); err != nil {
-		return t, err
-	}
-	if t.html, err = htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html.tmpl"); err != nil {
-		return t, err
-	}
-	if files, _ := filepath.Glob(filepath.Join(dir, "*.txt.tmpl")); len(files) > 0 {
-		if t.text, err = t.text.ParseFiles(files...); err != nil {
-			return t, fmt.Errorf("notifications.templates_dir: %w", err)
-		}
-	}
-	if files, _ := filepath.Glob(filepath.Join(dir, "*.html.tmpl")); len(files) > 0 {
-		if t.html, err = t.html.ParseFiles(files...); err != nil {
-			return t, fmt.Errorf("notifications.templates_dir: %w", err)
-		}
+	t, err := notify.ParseTemplates(templateFS, dir)
+	if err != nil {
+		return nil, err
 	}
 	// Every mail must still render: try each with sample data.
 	issue := 1
 	sample := notification{ID: "x", RequestID: "r", Email: "a@b.c", Event: EventAnswer, Reference: "D-2026-000001",
 		Subject: "s", AuthorName: "n", RedmineIssueID: &issue, Body: "b", Files: []string{"f.pdf"}}
 	if _, err := eventMailWith(t, site{PublicURL: "https://x", Domain: "x"}, sample, "tok"); err != nil {
-		return t, fmt.Errorf("notifications.templates_dir: %w", err)
+		return nil, fmt.Errorf("notifications.templates_dir: %w", err)
 	}
 	if _, err := digestMailWith(t, site{PublicURL: "https://x", Domain: "x"}, "2026-01-01", []notification{sample}, "tok"); err != nil {
-		return t, fmt.Errorf("notifications.templates_dir: %w", err)
+		return nil, fmt.Errorf("notifications.templates_dir: %w", err)
 	}
 	return t, nil
 }
@@ -166,11 +151,11 @@ func digestLine(n notification) string {
 // eventMail builds the mail of one immediate notification with the
 // embedded templates.
 func eventMail(s site, n notification, token string) (notify.Message, error) {
-	return eventMailWith(mailTemplates{text: textTemplates, html: htmlTemplates}, s, n, token)
+	return eventMailWith(embedded, s, n, token)
 }
 
 // eventMailWith builds the mail of one immediate notification.
-func eventMailWith(tpl mailTemplates, s site, n notification, token string) (notify.Message, error) {
+func eventMailWith(tpl *notify.Templates, s site, n notification, token string) (notify.Message, error) {
 	subject, lead := subjectAndLead(n)
 	v := eventView{Title: subject, Name: n.greeting(), Lead: lead, Subject: n.Subject, Reference: n.Reference,
 		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
@@ -184,7 +169,7 @@ func eventMailWith(tpl mailTemplates, s site, n notification, token string) (not
 	}
 	msg := notify.Message{To: []string{n.Email}, Subject: subject,
 		MessageID: notify.StableMessageID(s.Domain, "client-notification", n.ID)}
-	if err := tpl.render(&msg, "event", v); err != nil {
+	if err := render(tpl, &msg, "event", v); err != nil {
 		return notify.Message{}, err
 	}
 	thread(&msg, s, n.RequestID, token)
@@ -206,11 +191,11 @@ type digestRequest struct {
 
 // digestMail builds one client's digest with the embedded templates.
 func digestMail(s site, day string, rows []notification, token string) (notify.Message, error) {
-	return digestMailWith(mailTemplates{text: textTemplates, html: htmlTemplates}, s, day, rows, token)
+	return digestMailWith(embedded, s, day, rows, token)
 }
 
 // digestMailWith builds one client's digest of rows (ordered by request).
-func digestMailWith(tpl mailTemplates, s site, day string, rows []notification, token string) (notify.Message, error) {
+func digestMailWith(tpl *notify.Templates, s site, day string, rows []notification, token string) (notify.Message, error) {
 	v := digestView{Title: "Vos demandes : les nouvelles du " + day, Name: rows[0].greeting(), Agency: s.Agency,
 		PreferencesURL: s.preferencesURL()}
 	for _, n := range rows {
@@ -222,7 +207,7 @@ func digestMailWith(tpl mailTemplates, s site, day string, rows []notification, 
 	}
 	msg := notify.Message{To: []string{rows[0].Email}, Subject: v.Title,
 		MessageID: notify.StableMessageID(s.Domain, "client-digest", rows[0].IdentityID, day)}
-	if err := tpl.render(&msg, "digest", v); err != nil {
+	if err := render(tpl, &msg, "digest", v); err != nil {
 		return notify.Message{}, err
 	}
 	msg.Headers = map[string]string{"Auto-Submitted": "auto-generated", "X-Passerelle-Event": "digest"}
@@ -230,15 +215,13 @@ func digestMailWith(tpl mailTemplates, s site, day string, rows []notification, 
 	return msg, nil
 }
 
-func (tpl mailTemplates) render(msg *notify.Message, name string, v any) error {
-	var text, html bytes.Buffer
-	if err := tpl.text.ExecuteTemplate(&text, name+".txt", v); err != nil {
-		return fmt.Errorf("rendering the %s mail: %w", name, err)
+// render lays out a mail's text and HTML (its subject is written in Go).
+func render(tpl *notify.Templates, msg *notify.Message, name string, v any) error {
+	r, err := tpl.Render(name, v)
+	if err != nil {
+		return err
 	}
-	if err := tpl.html.ExecuteTemplate(&html, name+".html", v); err != nil {
-		return fmt.Errorf("rendering the %s mail: %w", name, err)
-	}
-	msg.Text, msg.HTML = text.String(), html.String()
+	msg.Text, msg.HTML = r.Text, r.HTML
 	return nil
 }
 

@@ -64,7 +64,7 @@ type jobsBox struct{ JobInserter }
 type runtime struct {
 	cfg    *config.Config
 	mailer *notify.Mailer
-	tpl    mailTemplates
+	tpl    *notify.Templates
 	site   site
 	loc    *time.Location
 }

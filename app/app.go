@@ -4,11 +4,28 @@
 // keeps only flags, listeners and signals; tests embed the daemon through New,
 // Start, Handler, Reload and Stop (model: prometheus/alertmanager's app).
 //
-// Every route is mounted in routes.go; every background job and its schedule
-// is registered by the bridge (bridge.New: mirroring, poll, redrive sweep)
-// and the deadlines service (deadlines.Service.PeriodicJobs: the watcher),
-// and, through bridge.Config.Jobs, the identities' scheduled actions
-// (identities.Service.PeriodicJobs: every minute).
+// Every route is mounted in routes.go, which lists them. Every background
+// job (River kind, where its worker is, what queues it and when):
+//
+//	periodic, on the elected leader only (RunOnStart unless said)
+//	  poll_redmine               bridge/poller.go      every redmine.poll_interval; one at a time (session lock LockPoll)
+//	  redrive_stranded           bridge/redrive.go     every 10 s: requeues a killed process's pending requests
+//	  purge_inbound_deliveries   bridge/purge.go       every hour
+//	  deadline_watch             deadlines/watcher.go  every minute; one at a time (LockWatch)
+//	  client_notification_sweep  notify/clientnotify   every notifications.sweep_interval (LockNotify)
+//	  client_digest              notify/clientnotify   daily at notifications.digest_time, agency time zone
+//	  identities_run_scheduled   identities/schedule.go every minute (LockIdentityActions)
+//	queued by an action, any replica
+//	  mirror_request, mirror_message  bridge/worker_mirror.go  a request or follow-up stored (same transaction)
+//	  refresh_issue              bridge/poller.go      a Redmine webhook nudge
+//	  retry_issue                bridge/poller.go      an issue the poll could not apply, retried on its own
+//	  deadline_alert             deadlines/alert_job.go a warning or escalation claimed by the watcher
+//	  client_notification        notify/clientnotify   one mail per event and recipient (sweep's transaction)
+//	  outbound_webhook           notify/clientnotify   one delivery per endpoint and event (sweep's transaction)
+//
+// The bridge registers them all (bridge.New: its own, the deadlines
+// service's, the client notifications', and bridge.Config.Jobs: the
+// identities').
 package app
 
 import (

@@ -13,15 +13,30 @@ import (
 )
 
 // routes mounts every route of the daemon, on the customer-facing handler
-// and on the admin one. One place to read them all:
+// and on the admin one. One place to read them all (each group's own
+// Register mounts exactly these, in the file named):
 //
 //	customer-facing (listen)
-//	  /api/v1/...            the customer-space JSON API (espaceclient.API.Register)
-//	  POST /hooks/inbound    signed messages from other systems (espaceclient.Inbound)
-//	  POST /hooks/redmine    Redmine's webhook nudges (bridge.Hooks)
-//	  GET /healthz, /readyz  liveness; readiness (the database answers)
+//	  the JSON API, X-Session-Token or the session cookie (espaceclient/api.go)
+//	    GET  /api/v1/me, /api/v1/categories
+//	    POST /api/v1/requests                       file a request (multipart, photos)
+//	    GET  /api/v1/requests, /api/v1/requests/{id}
+//	    POST /api/v1/requests/{id}/messages         follow-up (reopens a closed request)
+//	    POST /api/v1/requests/{id}/close
+//	    GET  /api/v1/requests/{id}/attachments/{aid}
+//	    any other /api/v1/ path: JSON 404, or 405 with Allow
+//	  the pages, the session cookie (espaceclient/web/routes.go)
+//	    GET  /  GET /demandes/nouvelle  POST /demandes  GET /demandes/{id}[/envoyee|/fil]
+//	    POST /demandes/{id}/messages  POST /demandes/{id}/cloture  GET, POST /preferences
+//	    GET  /connexion /recuperation /verification /parametres /erreur  POST /deconnexion (Kratos flows)
+//	    GET, POST /desabonnement/{token}            one-click unsubscribe, no session
+//	    GET  /static/…; any other path: the 404 page
+//	  hooks, no session
+//	    POST /hooks/inbound    signed messages from other systems (espaceclient/inbound.go)
+//	    POST /hooks/redmine    Redmine's webhook nudges (bridge/hooks.go)
+//	  GET /healthz, /readyz    liveness; readiness (the database answers)
 //	admin (admin_listen, loopback by default)
-//	  GET /metrics           Prometheus
+//	  GET /metrics             Prometheus
 //	  GET /healthz, /readyz
 func (a *App) routes(sessions espaceclient.Sessions, directory espaceclient.IdentityDirectory) (public, admin http.Handler) {
 	mux := http.NewServeMux()

@@ -9,11 +9,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/riverqueue/river"
 	"github.com/sirupsen/logrus"
 
-	"passerelle/config"
 	"passerelle/database"
 	"passerelle/internal/textnorm"
 	"passerelle/kratos"
@@ -88,10 +86,9 @@ func (s *Service) ScheduleDeactivate(ctx context.Context, ref string, runAt time
 		return 0, err
 	}
 	if _, err := s.directory().FindClient(ctx, email); errors.Is(err, kratos.ErrNotFound) {
-		var pending bool
-		if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM scheduled_identity_actions
-			WHERE kind = 'invite' AND email = $1 AND done_at IS NULL AND run_at < $2)`, email, runAt).Scan(&pending); err != nil {
-			return 0, fmt.Errorf("reading the scheduled invitations: %w", err)
+		pending, err := s.actions().inviteBefore(ctx, email, runAt)
+		if err != nil {
+			return 0, err
 		}
 		if !pending {
 			return 0, fmt.Errorf("aucune identité avec l'adresse %s (ni invitation prévue avant cette date)", email)
@@ -110,15 +107,12 @@ func (s *Service) schedule(ctx context.Context, kind, email string, p any, runAt
 	if err != nil {
 		return 0, fmt.Errorf("encoding the scheduled %s: %w", kind, err)
 	}
-	var id int64
-	err = s.pool.QueryRow(ctx, `INSERT INTO scheduled_identity_actions (kind, email, payload, run_at)
-		VALUES ($1, $2, $3, $4) RETURNING id`, kind, email, b, runAt).Scan(&id)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+	id, err := s.actions().insert(ctx, kind, email, b, runAt)
+	if errors.Is(err, ErrAlreadyScheduled) {
 		return 0, fmt.Errorf("%s : %w (voir passerelle identities scheduled)", email, ErrAlreadyScheduled)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("storing the scheduled %s: %w", kind, err)
+		return 0, err
 	}
 	s.log.WithFields(logrus.Fields{"action_id": id, "kind": kind, "run_at": runAt.UTC().Format(time.RFC3339)}).Info("identity action scheduled")
 	return id, nil
@@ -126,46 +120,12 @@ func (s *Service) schedule(ctx context.Context, kind, email string, p any, runAt
 
 // Scheduled lists the pending actions and those done or failed in the last
 // 30 days, by run_at.
-func (s *Service) Scheduled(ctx context.Context) ([]Action, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, kind, email, payload, run_at, done_at, coalesce(outcome, ''), attempts, coalesce(error, '')
-		FROM scheduled_identity_actions WHERE done_at IS NULL OR done_at > now() - interval '30 days' ORDER BY run_at, id`)
-	if err != nil {
-		return nil, fmt.Errorf("listing the scheduled identity actions: %w", err)
-	}
-	defer rows.Close()
-	var out []Action
-	for rows.Next() {
-		a, err := scanAction(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
-}
-
-func scanAction(row pgx.Row) (Action, error) {
-	var a Action
-	var raw []byte
-	if err := row.Scan(&a.ID, &a.Kind, &a.Email, &raw, &a.RunAt, &a.DoneAt, &a.Outcome, &a.Attempts, &a.Error); err != nil {
-		return a, fmt.Errorf("reading a scheduled identity action: %w", err)
-	}
-	var p payload
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &p); err != nil {
-			return a, fmt.Errorf("scheduled identity action %d: payload: %w", a.ID, err)
-		}
-	}
-	a.Record = kratos.ClientRecord{Email: a.Email, First: p.First, Last: p.Last, Role: config.Role(p.Role), Lots: p.Lots, Mandates: p.Mandates}
-	return a, nil
-}
+func (s *Service) Scheduled(ctx context.Context) ([]Action, error) { return s.actions().recent(ctx) }
 
 // Cancel cancels a pending scheduled action (a move-in or a departure
 // postponed): it is marked done with the outcome "annulée" and never runs.
 func (s *Service) Cancel(ctx context.Context, id int64) (Action, error) {
-	a, err := scanAction(s.pool.QueryRow(ctx, `UPDATE scheduled_identity_actions SET done_at = $2, outcome = 'annulée'
-		WHERE id = $1 AND done_at IS NULL
-		RETURNING id, kind, email, payload, run_at, done_at, coalesce(outcome, ''), attempts, coalesce(error, '')`, id, s.now()))
+	a, err := s.actions().cancel(ctx, id, s.now())
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("aucune action prévue en attente n° %d (voir passerelle identities scheduled)", id)
 	}
@@ -232,9 +192,7 @@ func (s *Service) runNext(ctx context.Context, tried []int64) (ran, bool, error)
 		return ran{}, false, fmt.Errorf("claiming a scheduled identity action: %w", err)
 	}
 	defer tx.Rollback(context.Background()) //nolint:errcheck // after Commit, a no-op
-	a, err := scanAction(tx.QueryRow(ctx, `SELECT id, kind, email, payload, run_at, done_at, coalesce(outcome, ''), attempts, coalesce(error, '')
-		FROM scheduled_identity_actions WHERE done_at IS NULL AND run_at <= $1 AND NOT (id = ANY($2))
-		ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`, s.now(), tried))
+	a, err := claimDue(ctx, tx, s.now(), tried)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ran{}, false, nil
 	}
@@ -245,13 +203,11 @@ func (s *Service) runNext(ctx context.Context, tried []int64) (ran, bool, error)
 	outcome, aerr := s.carryOut(ctx, a)
 	if aerr != nil {
 		log.WithError(aerr).Warn("scheduled identity action failed; it is tried again on the next run")
-		if _, err := tx.Exec(ctx, `UPDATE scheduled_identity_actions SET attempts = attempts + 1, error = $2 WHERE id = $1`,
-			a.ID, aerr.Error()); err != nil {
-			return ran{}, false, fmt.Errorf("recording the failure of scheduled identity action %d: %w", a.ID, err)
+		if err := recordFailure(ctx, tx, a.ID, aerr.Error()); err != nil {
+			return ran{}, false, err
 		}
-	} else if _, err := tx.Exec(ctx, `UPDATE scheduled_identity_actions SET attempts = attempts + 1, done_at = $2, outcome = $3, error = NULL
-		WHERE id = $1`, a.ID, s.now(), outcome); err != nil {
-		return ran{}, false, fmt.Errorf("marking scheduled identity action %d done: %w", a.ID, err)
+	} else if err := markDone(ctx, tx, a.ID, s.now(), outcome); err != nil {
+		return ran{}, false, err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return ran{}, false, fmt.Errorf("committing scheduled identity action %d: %w", a.ID, err)

@@ -11,26 +11,11 @@ import (
 	"passerelle/kratos"
 )
 
-// registerAuth mounts the Kratos self-service pages (auth_*.go). Kratos'
+// The Kratos self-service pages (auth_*.go, mounted in routes.go). Kratos'
 // ui_urls (deploy/kratos/kratos.yml) point at the GET pages; their forms
 // post to Kratos itself (the Content-Security-Policy's form-action allows
 // Kratos' browser origin, see render.go), which answers with a redirect
 // back here.
-//
-//	GET  /connexion[?flow=][&return_to=]      login (auth_login.go)
-//	GET  /recuperation[?flow=]                recovery by code (auth_recovery.go)
-//	GET  /verification[?flow=]                e-mail verification by code (auth_verification.go)
-//	GET  /parametres[?flow=]                  password change, signed in only (auth_settings.go)
-//	GET  /erreur?id=                          Kratos' self-service error (auth_error.go)
-//	POST /deconnexion                         logout through Kratos (auth_logout.go)
-func (p *Pages) registerAuth(mux *http.ServeMux) {
-	mux.Handle("GET /connexion", p.public("auth_login", p.handleLogin))
-	mux.Handle("GET /recuperation", p.public("auth_recovery", p.handleRecovery))
-	mux.Handle("GET /verification", p.public("auth_verification", p.handleVerification))
-	mux.Handle("GET /parametres", p.public("auth_settings", p.handleSettings))
-	mux.Handle("GET /erreur", p.public("auth_error", p.handleFlowError))
-	mux.Handle("POST /deconnexion", p.public("auth_logout", p.handleLogout))
-}
 
 // publicFunc is a page that needs no session (or checks it itself). It
 // writes its answer, or returns the error to show as a page.

@@ -16,9 +16,12 @@ import (
 //	POST /demandes/{id}/cloture         close → 303 to the request
 //	GET  /demandes/{id}/fil             the thread alone (live refresh)
 //	GET  /preferences, POST /preferences
-//	GET  /connexion, /recuperation, /verification, /parametres, /erreur
-//	                                    Kratos self-service flows (auth_*.go)
-//	POST /deconnexion                   logout through Kratos
+//	GET  /connexion[?flow=][&return_to=] login (auth_login.go)
+//	GET  /recuperation[?flow=]          recovery by code (auth_recovery.go)
+//	GET  /verification[?flow=]          e-mail verification by code (auth_verification.go)
+//	GET  /parametres[?flow=]            password change, signed in only (auth_settings.go)
+//	GET  /erreur?id=                    Kratos' self-service error (auth_error.go)
+//	POST /deconnexion                   logout through Kratos (auth_logout.go)
 //	GET, POST /desabonnement/{token}    one-click unsubscribe from the mails (RFC 8058), no session
 //	GET  /static/…                      style sheet and script
 //
@@ -35,7 +38,12 @@ func (p *Pages) Register(mux *http.ServeMux) {
 	mux.Handle("GET /demandes/{id}/fil", p.authed("page_thread", p.handleThread))
 	mux.Handle("GET /preferences", p.authed("page_preferences", p.handlePreferences))
 	mux.Handle("POST /preferences", p.authed("page_preferences_save", p.handlePreferencesSave))
-	p.registerAuth(mux)
+	mux.Handle("GET /connexion", p.public("auth_login", p.handleLogin))
+	mux.Handle("GET /recuperation", p.public("auth_recovery", p.handleRecovery))
+	mux.Handle("GET /verification", p.public("auth_verification", p.handleVerification))
+	mux.Handle("GET /parametres", p.public("auth_settings", p.handleSettings))
+	mux.Handle("GET /erreur", p.public("auth_error", p.handleFlowError))
+	mux.Handle("POST /deconnexion", p.public("auth_logout", p.handleLogout))
 	mux.HandleFunc("GET /desabonnement/{token}", p.handleUnsubscribe)
 	mux.HandleFunc("POST /desabonnement/{token}", p.handleUnsubscribe)
 

@@ -509,3 +509,20 @@ func (l *lockedBuffer) Tail(n int) string {
 	}
 	return s
 }
+
+// browserPort is where kratos.yml's ui_urls and the stack's return URLs point
+// (the customer space's pages): a browser test's serve must listen there, so
+// two such tests never run at once.
+const browserPort = "8080"
+
+// serveForBrowser migrates and starts one serve on 127.0.0.1:browserPort,
+// public_url included, for a test that drives the pages in Chromium.
+func (d *deployment) serveForBrowser(name string) *replica {
+	d.t.Helper()
+	requirePortFree(d.t, browserPort, "where kratos.yml's ui_urls send the browser")
+	addr := "127.0.0.1:" + browserPort
+	in := d.writeConfig(name, map[string]string{"listen": addr, "public_url": "http://" + addr})
+	in.baseURL = "http://" + addr
+	d.migrate(in)
+	return d.serve(in)
+}

@@ -31,19 +31,13 @@ import (
 // 127.0.0.1:8080, where kratos.yml's ui_urls point.
 func TestBrowserInvitation(t *testing.T) {
 	d := newDeployment(t)
-	const port = "8080"
-	requirePortFree(t, port)
-	addr := "127.0.0.1:" + port
-	in := d.writeConfig("invitation", map[string]string{"listen": addr, "public_url": "http://" + addr})
-	in.baseURL = "http://" + addr
-	d.migrate(in)
-	srv := d.serve(in)
+	srv := d.serveForBrowser("invitation")
 	base := srv.in.baseURL
 
 	email := kratostest.UniqueEmail()
 	t.Cleanup(func() { kratostest.DeleteByEmail(t, email) })
 	lot := "E2E-" + randomString(6, "0123456789")
-	if code, out := d.run("identities", "invite", "--config", in.path, "--email", email, "--name", "Noé Lambert",
+	if code, out := d.run("identities", "invite", "--config", srv.in.path, "--email", email, "--name", "Noé Lambert",
 		"--role", "tenant", "--lot", lot, "--from", time.Now().AddDate(0, 0, -1).Format("2006-01-02")); code != 0 {
 		t.Fatalf("identities invite --from: exit %d\n%s", code, out)
 	}
@@ -82,7 +76,7 @@ func TestBrowserInvitation(t *testing.T) {
 	}
 	kratostest.Login(t, email, password)
 
-	if code, out := d.run("identities", "deactivate", "--config", in.path, email); code != 0 {
+	if code, out := d.run("identities", "deactivate", "--config", srv.in.path, email); code != 0 {
 		t.Fatalf("identities deactivate: exit %d\n%s", code, out)
 	}
 	b.navigate(base + "/")

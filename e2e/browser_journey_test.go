@@ -34,13 +34,7 @@ import (
 // Not parallel: it binds 127.0.0.1:8080, where kratos.yml's ui_urls point.
 func TestBrowserJourney(t *testing.T) {
 	d := newDeployment(t)
-	const port = "8080"
-	requirePortFree(t, port)
-	addr := "127.0.0.1:" + port
-	in := d.writeConfig("browser", map[string]string{"listen": addr, "public_url": "http://" + addr})
-	in.baseURL = "http://" + addr
-	d.migrate(in)
-	srv := d.serve(in)
+	srv := d.serveForBrowser("browser")
 	base := srv.in.baseURL
 	rm := newStaff(t, d.st)
 

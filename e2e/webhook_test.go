@@ -45,7 +45,7 @@ func TestWebhookPluginFastPath(t *testing.T) {
 	v := testenv.Env(t, "WEBHOOK_E2E_PORT", "WEBHOOK_E2E_PROJECT")
 	port, project := v[0], v[1]
 	d := newDeployment(t)
-	requirePortFree(t, port)
+	requirePortFree(t, port, "WEBHOOK_E2E_PORT, where the stack's webhook project posts")
 	addr := "127.0.0.1:" + port
 	in := d.writeConfig("webhook", map[string]string{
 		"listen":                addr,
@@ -172,13 +172,13 @@ func TestWebhookPluginFastPath(t *testing.T) {
 		"0 private; /hooks/redmine: %s (Passerelle's writes: 0)", h)
 }
 
-// requirePortFree fails the test when something already listens on the
-// fixed webhook port.
-func requirePortFree(t *testing.T, port string) {
+// requirePortFree fails the test when something already listens on a
+// fixed port the stack points at (why says what points there).
+func requirePortFree(t *testing.T, port, why string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:"+port)
 	if err != nil {
-		t.Fatalf("port %s (WEBHOOK_E2E_PORT, where the stack's webhook project posts) is not free: %v", port, err)
+		t.Fatalf("port %s (%s) is not free: %v", port, why, err)
 	}
 	l.Close()
 }

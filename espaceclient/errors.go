@@ -1,13 +1,13 @@
 package espaceclient
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"passerelle/database/dberr"
+	"passerelle/internal/httpx"
 )
 
 // ErrNotFound is returned by every lookup of the store when nothing matches,
@@ -156,13 +156,4 @@ func writeError(w http.ResponseWriter, err error) *Error {
 }
 
 // writeJSON writes v as JSON with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "private, no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httpx.WriteJSON(w, status, v) }

@@ -9,7 +9,6 @@ package hookguard
 import (
 	"bytes"
 	"crypto/hmac"
-	"encoding/json"
 	"errors"
 	"hash"
 	"io"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"passerelle/internal/httpx"
 )
 
 // RetryAfter is the Retry-After, in seconds, of a 503 busy answer.
@@ -171,8 +172,5 @@ func ReadRefusal(w http.ResponseWriter, hook string, limit int64, err error) {
 // and counts it.
 func Error(w http.ResponseWriter, hook string, status int, code, msg string) {
 	Count(hook, status)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	httpx.WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

@@ -73,7 +73,7 @@ type Bridge struct {
 
 	// deadlines is what the sync jobs call of the deadlines product;
 	// deadlinesSvc is the whole service (Deadlines), the same value.
-	deadlines    deadlineHooks
+	deadlines    deadlineUpdater
 	deadlinesSvc *deadlines.Service
 	// clientnotify tells clients about the mails about their requests (nil when
 	// Config.Clients is).
@@ -87,11 +87,12 @@ type Bridge struct {
 	// for Redmine (redmine_back.go).
 	redmine *redmineState
 
-	hooks testHooks
+	crashes crashPoints
 }
 
-// testHooks let integration tests inject failures at precise points.
-type testHooks struct {
+// crashPoints let integration tests fail a job at a precise point (after
+// Redmine kept a write, before the mapping is committed), as a crash would.
+type crashPoints struct {
 	afterIssueCreated func(req any) error
 	afterNoteWritten  func(msg any) error
 }

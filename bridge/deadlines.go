@@ -9,11 +9,11 @@ import (
 	"passerelle/deadlines"
 )
 
-// deadlineHooks is what the sync engine's jobs need from the deadlines
+// deadlineUpdater is what the sync engine's jobs need from the deadlines
 // product (package deadlines, *deadlines.Service): computing a new request's
 // deadlines in the transaction that stores it, and again once something that
 // may move them is stored.
-type deadlineHooks interface {
+type deadlineUpdater interface {
 	InitTx(ctx context.Context, tx pgx.Tx, requestID string) error
 	AfterEvent(ctx context.Context, log *logrus.Entry, requestID string, issueDue *string)
 }

@@ -181,7 +181,7 @@ func TestSyncStaffAnswerBeforeAdoptionReachesClient(t *testing.T) {
 	answer := "Bonjour, le plombier passe lundi (réponse écrite avant l'adoption)."
 	inProgress := h.statusID("In Progress")
 	var calls atomic.Int32
-	h.bridge.hooks.afterIssueCreated = func(x any) error {
+	h.bridge.crashes.afterIssueCreated = func(x any) error {
 		if calls.Add(1) > 1 {
 			return nil
 		}

@@ -181,7 +181,7 @@ func TestRIBChangeWithoutMandateTicketStillReachesRedmine(t *testing.T) {
 func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	injected := &atomic.Int32{}
-	h.bridge.hooks.afterIssueCreated = failFirst(injected)
+	h.bridge.crashes.afterIssueCreated = failFirst(injected)
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "comptabilite", "subject": "Régularisation de charges", "body": "Je ne comprends pas le montant."})
@@ -203,7 +203,7 @@ func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 func TestFailureAfterNoteWrittenCreatesOneNote(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	injected := &atomic.Int32{}
-	h.bridge.hooks.afterNoteWritten = failFirst(injected)
+	h.bridge.crashes.afterNoteWritten = failFirst(injected)
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Bonjour."})
@@ -401,7 +401,7 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 	// Fail once after creating, so the retry searches by reference and finds
 	// both the older issue of another request and this request's own.
 	injected := &atomic.Int32{}
-	h.bridge.hooks.afterIssueCreated = failFirst(injected)
+	h.bridge.crashes.afterIssueCreated = failFirst(injected)
 	h.start()
 	ctx := context.Background()
 	paris, _ := time.LoadLocation("Europe/Paris")

@@ -81,8 +81,8 @@ func (b *Bridge) mirrorActionLocked(ctx context.Context, log *logrus.Entry, req 
 		log.Error("the note was accepted but is not visible in the journals")
 		return redmine.Issue{}, fmt.Errorf("note for message %s not found after writing it", msg.ID)
 	}
-	if b.hooks.afterNoteWritten != nil {
-		if err := b.hooks.afterNoteWritten(msg); err != nil {
+	if b.crashes.afterNoteWritten != nil {
+		if err := b.crashes.afterNoteWritten(msg); err != nil {
 			return redmine.Issue{}, err
 		}
 	}

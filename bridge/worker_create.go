@@ -163,8 +163,8 @@ func (b *Bridge) postIssue(ctx context.Context, log *logrus.Entry, cfg *config.C
 	if rule.AssigneeID != 0 && (issue.AssignedTo == nil || issue.AssignedTo.ID != rule.AssigneeID) {
 		log.WithField("assignee_id", rule.AssigneeID).Error("Redmine dropped the assignee")
 	}
-	if b.hooks.afterIssueCreated != nil {
-		if err := b.hooks.afterIssueCreated(req); err != nil {
+	if b.crashes.afterIssueCreated != nil {
+		if err := b.crashes.afterIssueCreated(req); err != nil {
 			return redmine.Issue{}, "", err
 		}
 	}

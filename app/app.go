@@ -37,6 +37,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/sirupsen/logrus"
 
@@ -46,6 +47,7 @@ import (
 	"passerelle/espaceclient"
 	"passerelle/espaceclient/web"
 	"passerelle/identities"
+	"passerelle/internal/hookguard"
 	"passerelle/kratos"
 	"passerelle/redmine"
 )
@@ -71,25 +73,40 @@ type Options struct {
 
 // App is one running daemon.
 type App struct {
-	log      *logrus.Logger
-	holder   *config.Holder
-	pool     *pgxpool.Pool
-	ownPool  bool
-	store    *espaceclient.Store
-	bridge   *bridge.Bridge
-	service  *espaceclient.Service
-	flows    web.Flows
-	handler  http.Handler
-	admin    http.Handler
+	log     *logrus.Logger
+	holder  *config.Holder
+	pool    *pgxpool.Pool
+	ownPool bool
+	store   *espaceclient.Store
+	bridge  *bridge.Bridge
+	service *espaceclient.Service
+	flows   web.Flows
+	handler http.Handler
+	admin   http.Handler
+	// registry holds every metric of this daemon (served on the admin
+	// listener's /metrics): the Go and process collectors, the sync's, the
+	// webhooks' and the reloads. One per App, so that several apps in one
+	// process (tests) never collide.
+	registry *prometheus.Registry
+	hooks    *hookguard.Metrics
 	reloaded *prometheus.CounterVec
 }
 
-// reloads counts configuration reloads by result; one registration for the
-// process (promauto registers on the default registerer /metrics serves).
-var reloads = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "passerelle_config_reloads_total",
-	Help: "Configuration reloads (SIGHUP) by result: applied, or refused (the current configuration stays).",
-}, []string{"result"})
+// newRegistry returns the daemon's registry with the Go and process
+// collectors (what the default registry served before).
+func newRegistry() *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
+}
+
+// newReloads registers the count of configuration reloads by result on r.
+func newReloads(r prometheus.Registerer) *prometheus.CounterVec {
+	return promauto.With(r).NewCounterVec(prometheus.CounterOpts{
+		Name: "passerelle_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP) by result: applied, or refused (the current configuration stays).",
+	}, []string{"result"})
+}
 
 // New builds everything a configuration implies, refusing to build on a
 // database whose migrations are not up to date. Nothing runs before Start.
@@ -101,7 +118,9 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	a := &App{log: opts.Log, pool: opts.Pool, reloaded: reloads}
+	a := &App{log: opts.Log, pool: opts.Pool, registry: newRegistry()}
+	a.reloaded = newReloads(a.registry)
+	a.hooks = hookguard.NewMetrics(a.registry)
 	if a.pool == nil {
 		pool, err := database.Open(ctx, cfg.Database.URL.Reveal(), cfg.Database.MaxConns)
 		if err != nil {
@@ -125,7 +144,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
 		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
-		Clients: directory, Jobs: []bridge.JobSet{ids}})
+		Clients: directory, Jobs: []bridge.JobSet{ids}, Registerer: a.registry})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -178,6 +197,9 @@ func (a *App) Config() *config.Config { return a.holder.Get() }
 
 // Bridge is the sync engine (for commands such as resync).
 func (a *App) Bridge() *bridge.Bridge { return a.bridge }
+
+// Gatherer is the daemon's metrics registry, the one /metrics serves.
+func (a *App) Gatherer() prometheus.Gatherer { return a.registry }
 
 // Pool is the database pool.
 func (a *App) Pool() *pgxpool.Pool { return a.pool }

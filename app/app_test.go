@@ -26,7 +26,8 @@ import (
 // The whole daemon embedded as serve runs it (the wiring of production, one
 // place): a request filed through the API reaches Redmine, health answers on
 // both handlers, /metrics only on the admin one, and a reload is applied only
-// when everything built from the configuration builds.
+// when everything built from the configuration builds; /metrics lists every
+// metric, and a second app in the process has a registry of its own.
 func TestEmbeddedDaemon(t *testing.T) {
 	env := testenv.Env(t, "PASSERELLE_CONFIG", "REDMINE_SYNC_API_KEY")
 	t.Setenv("PASSERELLE_REDMINE_API_KEY", env[1])
@@ -39,7 +40,8 @@ func TestEmbeddedDaemon(t *testing.T) {
 	log := logrus.New()
 	log.SetOutput(io.Discard)
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Options{Config: cfg, Log: log, Pool: pool, FetchPollInterval: 100 * time.Millisecond})
+	opts := app.Options{Config: cfg, Log: log, Pool: pool, FetchPollInterval: 100 * time.Millisecond}
+	a, err := app.New(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestEmbeddedDaemon(t *testing.T) {
 
 	// Reload: refused when the mailer cannot build, the current config
 	// stays; applied otherwise. Counted on /metrics.
-	refused := testutil.ToFloat64(app.ReloadsCounter(t, "refused"))
+	refused := testutil.ToFloat64(app.ReloadsCounter(t, a, "refused"))
 	bad := *cfg
 	bad.SMTP.From = "Agence"
 	if err := a.Reload(&bad); err == nil || !strings.Contains(err.Error(), "smtp.from") {
@@ -117,7 +119,7 @@ func TestEmbeddedDaemon(t *testing.T) {
 	if a.Config() != cfg {
 		t.Fatal("a refused configuration was put in force")
 	}
-	if got := testutil.ToFloat64(app.ReloadsCounter(t, "refused")); got != refused+1 {
+	if got := testutil.ToFloat64(app.ReloadsCounter(t, a, "refused")); got != refused+1 {
 		t.Errorf("refused reloads counted %v, want %v", got, refused+1)
 	}
 	good := *cfg
@@ -128,6 +130,10 @@ func TestEmbeddedDaemon(t *testing.T) {
 	if a.Config() != &good {
 		t.Fatal("a good configuration was not put in force")
 	}
+
+	// /metrics lists every metric, from the app's own registry.
+	checkMetrics(t, public.URL, admin.URL)
+	checkOwnRegistry(t, a, opts)
 }
 
 func call(t *testing.T, base, method, path, token string, body []byte, out any) int {

@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ReloadsCounter exposes the reload counter to the external tests.
-func ReloadsCounter(t *testing.T, result string) prometheus.Counter {
+// ReloadsCounter exposes a's reload counter to the external tests.
+func ReloadsCounter(t *testing.T, a *App, result string) prometheus.Counter {
 	t.Helper()
-	return reloads.WithLabelValues(result)
+	return a.reloaded.WithLabelValues(result)
 }

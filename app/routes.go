@@ -36,19 +36,22 @@ import (
 //	    POST /hooks/redmine    Redmine's webhook nudges (bridge/hooks.go)
 //	  GET /healthz, /readyz    liveness; readiness (the database answers)
 //	admin (admin_listen, loopback by default)
-//	  GET /metrics             Prometheus
+//	  GET /metrics             Prometheus (the App's own registry)
 //	  GET /healthz, /readyz
 func (a *App) routes(sessions espaceclient.Sessions, directory espaceclient.IdentityDirectory) (public, admin http.Handler) {
 	mux := http.NewServeMux()
 	espaceclient.NewAPI(a.service, sessions, a.log).Register(mux)
-	espaceclient.NewInbound(a.service, directory, a.log).Register(mux)
-	bridge.NewHooks(a.bridge, a.holder, a.log).Register(mux)
+	espaceclient.NewInbound(a.service, directory, a.log).WithMetrics(a.hooks).Register(mux)
+	bridge.NewHooks(a.bridge, a.holder, a.log).WithMetrics(a.hooks).Register(mux)
 	web.New(web.Config{Service: a.service, Sessions: sessions, Flows: a.flows,
 		PublicURL: a.holder.Get().PublicURL, Log: a.log}).Register(mux)
 	a.health(mux)
 
 	adminMux := http.NewServeMux()
-	adminMux.Handle("GET /metrics", promhttp.Handler())
+	// As promhttp.Handler() does for the default registry: the scrapes are
+	// counted too (promhttp_metric_handler_requests_total).
+	adminMux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(a.registry,
+		promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})))
 	a.health(adminMux)
 	return mux, adminMux
 }

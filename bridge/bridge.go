@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -53,6 +54,10 @@ type Config struct {
 	// Clients finds clients in Kratos for the mails about their requests
 	// (notify/clientnotify); nil runs no client notification.
 	Clients clientnotify.Directory
+	// Registerer is where the sync's metrics are registered (the app's
+	// registry, served on /metrics); nil registers them on a fresh private
+	// registry (NewMetrics).
+	Registerer prometheus.Registerer
 }
 
 // JobSet is a product's River workers and periodic jobs (periodic jobs run
@@ -88,6 +93,9 @@ type Bridge struct {
 	redmine *redmineState
 
 	crashes crashPoints
+
+	// metrics are the sync's metrics, registered on Config.Registerer.
+	metrics *Metrics
 }
 
 // crashPoints let integration tests fail a job at a precise point (after
@@ -123,14 +131,15 @@ func New(cfg Config) (*Bridge, error) {
 	if cfg.FetchPollInterval == 0 {
 		cfg.FetchPollInterval = time.Second
 	}
-	b := &Bridge{cfg: cfg, log: cfg.Log, rm: cfg.Redmine, sync: syncStore{pool: cfg.Pool}, redmine: newRedmineState()}
+	b := &Bridge{cfg: cfg, log: cfg.Log, rm: cfg.Redmine, sync: syncStore{pool: cfg.Pool}, redmine: newRedmineState(),
+		metrics: NewMetrics(cfg.Registerer)}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorRequestArgs]) error {
-		return countJob("request", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, j.Args.Resync))
+		return b.metrics.countJob("request", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, j.Args.Resync))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[MirrorMessageArgs]) error {
-		return countJob("message", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, false))
+		return b.metrics.countJob("message", b.runMirrorJob(ctx, j.JobRow, j.Args.RequestID, false))
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, j *river.Job[RefreshIssueArgs]) error {
 		return b.refreshIssue(ctx, j.Args.IssueID)
@@ -152,10 +161,10 @@ func New(cfg Config) (*Bridge, error) {
 		if !locked {
 			return nil // another replica is polling now
 		}
-		pollDuration.Observe(time.Since(start).Seconds())
-		pollFetched.Add(float64(st.Fetched))
+		b.metrics.pollDuration.Observe(time.Since(start).Seconds())
+		b.metrics.pollFetched.Add(float64(st.Fetched))
 		if err != nil {
-			pollErrors.Inc()
+			b.metrics.pollErrors.Inc()
 		}
 		if _, werr := b.afterPoll(ctx, err); werr != nil {
 			b.log.WithError(werr).Warn("could not wake the jobs waiting for Redmine; their backoff will")

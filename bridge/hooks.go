@@ -32,12 +32,21 @@ type Hooks struct {
 
 	// redmine bounds the hook against unauthenticated callers; tests lower them.
 	redmine hookguard.Bounds
+	// metrics count the answers (WithMetrics; default a private registry).
+	metrics *hookguard.Metrics
 }
 
 // NewHooks returns the Redmine webhook's handler.
 func NewHooks(b *Bridge, holder *config.Holder, log *logrus.Logger) *Hooks {
 	return &Hooks{bridge: b, holder: holder, store: b.cfg.Store, log: log,
-		redmine: hookguard.NewBounds(redmineConcurrency, redmineReadTimeout)}
+		redmine: hookguard.NewBounds(redmineConcurrency, redmineReadTimeout), metrics: hookguard.NewMetrics(nil)}
+}
+
+// WithMetrics makes the hook count its answers on m (the daemon's, served on
+// /metrics) and returns it.
+func (h *Hooks) WithMetrics(m *hookguard.Metrics) *Hooks {
+	h.metrics = m
+	return h
 }
 
 // Register adds POST /hooks/redmine to mux.

@@ -8,49 +8,67 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// Metrics exposed on /metrics for the sync; labels are small fixed sets.
-// (The webhooks' calls are counted by internal/hookguard.)
-var (
-	mirrorJobs = promauto.NewCounterVec(prometheus.CounterOpts{
-		Name: "passerelle_mirror_jobs_total",
-		Help: "Mirroring jobs to Redmine by kind (request, message) and result (ok, retry, waiting, failed).",
-	}, []string{"kind", "result"})
-	pollDuration = promauto.NewHistogram(prometheus.HistogramOpts{
-		Name:    "passerelle_poll_duration_seconds",
-		Help:    "Duration of one Redmine poll.",
-		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
-	})
-	pollFetched = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "passerelle_poll_issues_fetched_total",
-		Help: "Mirrored issues read again by the poller because they changed.",
-	})
-	pollErrors = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "passerelle_poll_errors_total",
-		Help: "Polls that failed (Redmine unreachable or failing).",
-	})
-	pollIssueFailures = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "passerelle_poll_issue_failures_total",
-		Help: "Issues the poller could not apply (each is retried on its own and listed by check --live).",
-	})
-	redriven = promauto.NewCounter(prometheus.CounterOpts{
-		Name: "passerelle_redriven_requests_total",
-		Help: "Requests whose pending actions had nobody working on them (a stopped process's job) and were queued again.",
-	})
-)
+// Metrics are the sync's metrics exposed on /metrics; labels are small fixed
+// sets. (The webhooks' calls are counted by internal/hookguard.)
+type Metrics struct {
+	mirrorJobs        *prometheus.CounterVec
+	pollDuration      prometheus.Histogram
+	pollFetched       prometheus.Counter
+	pollErrors        prometheus.Counter
+	pollIssueFailures prometheus.Counter
+	redriven          prometheus.Counter
+}
+
+// NewMetrics registers the sync's metrics on r. A nil r means a fresh
+// private registry: the metrics are counted but served nowhere (tests,
+// one-shot commands such as resync).
+func NewMetrics(r prometheus.Registerer) *Metrics {
+	if r == nil {
+		r = prometheus.NewRegistry()
+	}
+	f := promauto.With(r)
+	return &Metrics{
+		mirrorJobs: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "passerelle_mirror_jobs_total",
+			Help: "Mirroring jobs to Redmine by kind (request, message) and result (ok, retry, waiting, failed).",
+		}, []string{"kind", "result"}),
+		pollDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "passerelle_poll_duration_seconds",
+			Help:    "Duration of one Redmine poll.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
+		pollFetched: f.NewCounter(prometheus.CounterOpts{
+			Name: "passerelle_poll_issues_fetched_total",
+			Help: "Mirrored issues read again by the poller because they changed.",
+		}),
+		pollErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "passerelle_poll_errors_total",
+			Help: "Polls that failed (Redmine unreachable or failing).",
+		}),
+		pollIssueFailures: f.NewCounter(prometheus.CounterOpts{
+			Name: "passerelle_poll_issue_failures_total",
+			Help: "Issues the poller could not apply (each is retried on its own and listed by check --live).",
+		}),
+		redriven: f.NewCounter(prometheus.CounterOpts{
+			Name: "passerelle_redriven_requests_total",
+			Help: "Requests whose pending actions had nobody working on them (a stopped process's job) and were queued again.",
+		}),
+	}
+}
 
 // countJob records a mirroring job's outcome and returns err unchanged.
-func countJob(kind string, err error) error {
+func (m *Metrics) countJob(kind string, err error) error {
 	var cancel *river.JobCancelError
 	var snooze *river.JobSnoozeError
 	switch {
 	case err == nil:
-		mirrorJobs.WithLabelValues(kind, "ok").Inc()
+		m.mirrorJobs.WithLabelValues(kind, "ok").Inc()
 	case errors.As(err, &snooze):
-		mirrorJobs.WithLabelValues(kind, "waiting").Inc()
+		m.mirrorJobs.WithLabelValues(kind, "waiting").Inc()
 	case errors.As(err, &cancel):
-		mirrorJobs.WithLabelValues(kind, "failed").Inc()
+		m.mirrorJobs.WithLabelValues(kind, "failed").Inc()
 	default:
-		mirrorJobs.WithLabelValues(kind, "retry").Inc()
+		m.mirrorJobs.WithLabelValues(kind, "retry").Inc()
 	}
 	return err
 }

@@ -281,7 +281,7 @@ func notAboutOneIssue(err error) bool {
 // retry.
 func (b *Bridge) issueFailed(ctx context.Context, issueID int, cause error) error {
 	b.log.WithField("issue_id", issueID).WithError(cause).Warn("issue could not be applied; retrying it on its own")
-	pollIssueFailures.Inc()
+	b.metrics.pollIssueFailures.Inc()
 	if err := b.sync.recordIssueFailure(ctx, issueID, cause.Error()); err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ func (b *Bridge) redrive(ctx context.Context) (int, error) {
 		b.log.WithFields(logrus.Fields{"request_id": id}).
 			Info("request had pending actions and nobody working on them (a stopped process's job): queued again")
 	}
-	redriven.Add(float64(len(ids)))
+	b.metrics.redriven.Add(float64(len(ids)))
 	return len(ids), nil
 }
 

@@ -28,7 +28,7 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	secret := h.holder.Get().Webhooks.RedmineSecret.Reveal()
 	if secret == "" {
 		log.Warn("redmine webhook called but webhooks.redmine_secret_file is not configured")
-		hookguard.Error(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
+		h.metrics.Error(w, "redmine", http.StatusServiceUnavailable, "not_configured", "webhook secret not configured")
 		return
 	}
 	// The token (or the shape of the signature) is checked before a byte of
@@ -38,13 +38,13 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		log.Warn("redmine webhook refused: bad or missing secret or signature")
 		w.Header().Set("Connection", "close")
-		hookguard.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
+		h.metrics.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
 	release, ok := h.redmine.Slots.TryAcquire()
 	if !ok {
 		log.Warn("redmine webhook refused: too many deliveries in flight")
-		hookguard.Busy(w, "redmine")
+		h.metrics.Busy(w, "redmine")
 		return
 	}
 	defer release()
@@ -52,18 +52,18 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 	body, err := hookguard.ReadBody(w, r, maxRedmineHookBody, check)
 	if err != nil {
 		log.WithError(err).Warn("redmine webhook body refused")
-		hookguard.ReadRefusal(w, "redmine", maxRedmineHookBody, err)
+		h.metrics.ReadRefusal(w, "redmine", maxRedmineHookBody, err)
 		return
 	}
 	if err := check.Verify(); err != nil {
 		log.Warn("redmine webhook refused: bad signature")
-		hookguard.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
+		h.metrics.Error(w, "redmine", http.StatusUnauthorized, "unauthenticated", "bad or missing webhook secret or signature")
 		return
 	}
 	issueID, err := issueIDFromHook(body)
 	if err != nil {
 		log.WithError(err).Warn("redmine webhook refused: malformed payload")
-		hookguard.Error(w, "redmine", http.StatusBadRequest, "malformed", err.Error())
+		h.metrics.Error(w, "redmine", http.StatusBadRequest, "malformed", err.Error())
 		return
 	}
 	log = log.WithField("issue_id", issueID)
@@ -73,16 +73,16 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 		return
 	} else if err != nil {
 		log.WithError(err).Error("redmine webhook: looking up the issue")
-		hookguard.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
+		h.metrics.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	if err := h.bridge.Nudge(r.Context(), issueID); err != nil {
 		log.WithError(err).Error("redmine webhook: enqueuing the refresh")
-		hookguard.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
+		h.metrics.Error(w, "redmine", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
 	log.Info("redmine webhook: issue refresh enqueued")
-	hookguard.Count("redmine", http.StatusAccepted)
+	h.metrics.Count("redmine", http.StatusAccepted)
 	w.WriteHeader(http.StatusAccepted)
 }
 

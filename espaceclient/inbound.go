@@ -55,6 +55,8 @@ type Inbound struct {
 	log        *logrus.Logger
 	// bounds against unauthenticated callers; tests lower them (Bounds).
 	bounds hookguard.Bounds
+	// metrics count the answers (WithMetrics; default a private registry).
+	metrics *hookguard.Metrics
 }
 
 // NewInbound returns the inbound webhook over svc, finding clients in
@@ -65,7 +67,14 @@ func NewInbound(svc *Service, identities IdentityDirectory, log *logrus.Logger) 
 		log.SetFormatter(&logrus.JSONFormatter{})
 	}
 	return &Inbound{svc: svc, identities: identities, deliveries: deliveryStore{pool: svc.store.pool}, log: log,
-		bounds: hookguard.NewBounds(inboundConcurrency, inboundReadTimeout)}
+		bounds: hookguard.NewBounds(inboundConcurrency, inboundReadTimeout), metrics: hookguard.NewMetrics(nil)}
+}
+
+// WithMetrics makes the hook count its answers on m (the daemon's, served on
+// /metrics) and returns it.
+func (h *Inbound) WithMetrics(m *hookguard.Metrics) *Inbound {
+	h.metrics = m
+	return h
 }
 
 // Bounds returns the hook's bounds against unauthenticated callers, for
@@ -115,7 +124,7 @@ func (h *Inbound) handleInbound(w http.ResponseWriter, r *http.Request) {
 	secret := cfg.Webhooks.InboundSecret.Reveal()
 	if secret == "" {
 		log.Warn("inbound webhook called but webhooks.inbound_secret_file is not configured")
-		hookguard.Error(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret not configured")
+		h.metrics.Error(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret not configured")
 		return
 	}
 	// Everything that needs no body is checked before a byte of it is read:
@@ -125,26 +134,26 @@ func (h *Inbound) handleInbound(w http.ResponseWriter, r *http.Request) {
 	check, err := newStandardWebhookCheck(secret, id, r.Header.Get("webhook-timestamp"), r.Header.Get("webhook-signature"), h.svc.now(), cfg.Webhooks.InboundTolerance)
 	if errors.Is(err, errBadInboundSecret) {
 		log.WithError(err).Error("inbound webhook: the configured secret cannot be used")
-		hookguard.Error(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret is not usable")
+		h.metrics.Error(w, "inbound", http.StatusServiceUnavailable, "not_configured", "inbound webhook secret is not usable")
 		return
 	}
 	if err != nil {
 		log.WithError(err).Warn("inbound webhook refused before reading its body")
 		w.Header().Set("Connection", "close")
-		hookguard.Error(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
+		h.metrics.Error(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
 	if !validWebhookID(id) {
 		log.Warn("inbound webhook refused: malformed webhook-id")
 		w.Header().Set("Connection", "close")
-		hookguard.Error(w, "inbound", http.StatusBadRequest, "invalid_webhook_id",
+		h.metrics.Error(w, "inbound", http.StatusBadRequest, "invalid_webhook_id",
 			"L'en-tête webhook-id doit être de l'ASCII imprimable, sans espace, de 200 caractères au plus.")
 		return
 	}
 	release, ok := h.bounds.Slots.TryAcquire()
 	if !ok {
 		log.Warn("inbound webhook refused: too many deliveries in flight")
-		hookguard.Busy(w, "inbound")
+		h.metrics.Busy(w, "inbound")
 		return
 	}
 	defer release()
@@ -153,12 +162,12 @@ func (h *Inbound) handleInbound(w http.ResponseWriter, r *http.Request) {
 	body, err := hookguard.ReadBody(w, r, limit, check)
 	if err != nil {
 		log.WithError(err).Warn("inbound webhook body refused")
-		hookguard.ReadRefusal(w, "inbound", limit, err)
+		h.metrics.ReadRefusal(w, "inbound", limit, err)
 		return
 	}
 	if err := check.Verify(); err != nil {
 		log.WithError(err).Warn("inbound webhook refused")
-		hookguard.Error(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
+		h.metrics.Error(w, "inbound", http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
 	log = log.WithField("webhook_id", id)
@@ -166,16 +175,16 @@ func (h *Inbound) handleInbound(w http.ResponseWriter, r *http.Request) {
 	if refusal != nil {
 		log.WithFields(logrus.Fields{"code": refusal.code, "field": refusal.field}).Warn("inbound webhook: malformed delivery refused")
 		status, resp := refusal.answer()
-		writeRaw(w, status, resp)
+		h.writeRaw(w, status, resp)
 		return
 	}
 	status, resp, err := h.deliver(r.Context(), log, id, in)
 	if err != nil {
 		log.WithError(err).Error("inbound webhook: recording the delivery")
-		hookguard.Error(w, "inbound", http.StatusInternalServerError, "internal", "try again")
+		h.metrics.Error(w, "inbound", http.StatusInternalServerError, "internal", "try again")
 		return
 	}
-	writeRaw(w, status, resp)
+	h.writeRaw(w, status, resp)
 }
 
 // processInbound validates and stores one delivery, claiming its id in the
@@ -268,8 +277,8 @@ func okJSON(status int, v any) (int, []byte) {
 	return status, b
 }
 
-func writeRaw(w http.ResponseWriter, status int, body []byte) {
-	hookguard.Count("inbound", status)
+func (h *Inbound) writeRaw(w http.ResponseWriter, status int, body []byte) {
+	h.metrics.Count("inbound", status)
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

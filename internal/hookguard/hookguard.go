@@ -3,7 +3,7 @@
 // who are not (yet) authenticated: a concurrency cap answered 503 at once, a
 // bounded body read feeding the signature check as it streams in, a read
 // deadline, and their JSON refusals, counted on
-// passerelle_webhook_calls_total.
+// passerelle_webhook_calls_total (Metrics).
 package hookguard
 
 import (
@@ -26,13 +26,28 @@ import (
 // RetryAfter is the Retry-After, in seconds, of a 503 busy answer.
 const RetryAfter = 2
 
-var calls = promauto.NewCounterVec(prometheus.CounterOpts{
-	Name: "passerelle_webhook_calls_total",
-	Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",
-}, []string{"hook", "status"})
+// Metrics count the webhooks' answers. One value serves both hooks: the
+// daemon builds it once on its registry and hands it to each (WithMetrics).
+type Metrics struct {
+	calls *prometheus.CounterVec
+}
+
+// NewMetrics registers passerelle_webhook_calls_total on r. A nil r means a
+// fresh private registry: calls are counted but served nowhere (tests).
+func NewMetrics(r prometheus.Registerer) *Metrics {
+	if r == nil {
+		r = prometheus.NewRegistry()
+	}
+	return &Metrics{calls: promauto.With(r).NewCounterVec(prometheus.CounterOpts{
+		Name: "passerelle_webhook_calls_total",
+		Help: "Webhook calls by hook (redmine, inbound) and HTTP status.",
+	}, []string{"hook", "status"})}
+}
 
 // Count records one answer of hook with status.
-func Count(hook string, status int) { calls.WithLabelValues(hook, strconv.Itoa(status)).Inc() }
+func (m *Metrics) Count(hook string, status int) {
+	m.calls.WithLabelValues(hook, strconv.Itoa(status)).Inc()
+}
 
 // Bounds are one hook's limits against unauthenticated callers; tests lower
 // them before the hook serves.
@@ -108,10 +123,10 @@ func (AcceptAll) Verify() error { return nil }
 // Busy answers a delivery past the concurrency cap: 503, Retry-After,
 // nothing read. The connection is closed, so that a large body in flight is
 // not drained.
-func Busy(w http.ResponseWriter, hook string) {
+func (m *Metrics) Busy(w http.ResponseWriter, hook string) {
 	w.Header().Set("Retry-After", strconv.Itoa(RetryAfter))
 	w.Header().Set("Connection", "close")
-	Error(w, hook, http.StatusServiceUnavailable, "busy",
+	m.Error(w, hook, http.StatusServiceUnavailable, "busy",
 		"Trop de livraisons sont en cours de traitement : réessayez dans quelques secondes.")
 }
 
@@ -154,23 +169,23 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, check io.Writ
 }
 
 // ReadRefusal answers a ReadBody error.
-func ReadRefusal(w http.ResponseWriter, hook string, limit int64, err error) {
+func (m *Metrics) ReadRefusal(w http.ResponseWriter, hook string, limit int64, err error) {
 	w.Header().Set("Connection", "close")
 	switch {
 	case errors.Is(err, ErrTooLarge):
-		Error(w, hook, http.StatusRequestEntityTooLarge, "too_large",
+		m.Error(w, hook, http.StatusRequestEntityTooLarge, "too_large",
 			"Le corps de la livraison dépasse "+strconv.FormatInt(limit>>10, 10)+" Kio : envoyez les fichiers en plusieurs messages.")
 	case errors.Is(err, ErrTimeout):
-		Error(w, hook, http.StatusRequestTimeout, "timeout",
+		m.Error(w, hook, http.StatusRequestTimeout, "timeout",
 			"Le corps de la livraison n'est pas arrivé à temps : envoyez-le d'un trait.")
 	default:
-		Error(w, hook, http.StatusBadRequest, "unreadable", "Le corps de la livraison n'a pas pu être lu.")
+		m.Error(w, hook, http.StatusBadRequest, "unreadable", "Le corps de la livraison n'a pas pu être lu.")
 	}
 }
 
 // Error writes a JSON refusal {"error":{"code":...,"message":...}} of hook
 // and counts it.
-func Error(w http.ResponseWriter, hook string, status int, code, msg string) {
-	Count(hook, status)
+func (m *Metrics) Error(w http.ResponseWriter, hook string, status int, code, msg string) {
+	m.Count(hook, status)
 	httpx.WriteJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }

@@ -61,7 +61,7 @@ func (b *Bridge) applyIssue(ctx context.Context, requestID string, issue redmine
 		return err
 	}
 	changes := PlanChanges(cfg, issue, dir.Me.ID, statusName)
-	jids := make([]int, len(changes))
+	jids := make([]redmine.JournalID, len(changes))
 	for i, c := range changes {
 		jids[i] = c.JournalID
 	}
@@ -70,7 +70,7 @@ func (b *Bridge) applyIssue(ctx context.Context, requestID string, issue redmine
 		return err
 	}
 	maxSize := int64(cfg.Uploads.MaxFileSize)
-	var done []int
+	var done []redmine.JournalID
 	held := false
 	for _, c := range changes {
 		if seen[c.JournalID] {

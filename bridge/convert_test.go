@@ -76,7 +76,7 @@ func TestPlanChanges(t *testing.T) {
 				for _, a := range ch.Attachments {
 					names = append(names, a.Filename)
 				}
-				got = append(got, strings.Join([]string{itoa(ch.JournalID), ch.Author, ch.Note, st}, ":")+"|"+strings.Join(names, ","))
+				got = append(got, strings.Join([]string{itoa(int(ch.JournalID)), ch.Author, ch.Note, st}, ":")+"|"+strings.Join(names, ","))
 			}
 			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
@@ -91,7 +91,7 @@ func TestIssueIDFromHook(t *testing.T) {
 	cases := []struct {
 		name string
 		body string
-		want int
+		want redmine.IssueID
 		err  bool
 	}{
 		{"redmine_webhook plugin", `{"payload":{"action":"updated","issue":{"id":42,"subject":"x"},"journal":{"private_notes":true}}}`, 42, false},
@@ -176,7 +176,7 @@ func TestConvertersToRedmine(t *testing.T) {
 	if !strings.HasPrefix(subj, "[D-2026-000042] Fuite sous l'évier") || len([]rune(subj)) > 255 || strings.Contains(subj, "\n") {
 		t.Errorf("subject = %q", subj)
 	}
-	prevIssue := 77
+	prevIssue := redmine.IssueID(77)
 	desc := IssueDescription(req, first, cat, "ticket mandat introuvable", &espaceclient.Request{Reference: "D-2026-000007", RedmineIssueID: &prevIssue})
 	for _, want := range []string{"À traiter par l'équipe : ticket mandat introuvable", "par un locataire", "Nom : Jeanne Dupont\nE-mail : jeanne@example.test", "Lot : LOT-12", "Emplacement exact : Cuisine", "Qui paie : Le syndic de copropriété", "Urgence : Élevée", "<script>alert(1)</script> Merci", "2 pièce(s) jointe(s)", "Suite de la demande D-2026-000007 (#77)"} {
 		if !strings.Contains(desc, want) {

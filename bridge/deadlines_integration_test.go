@@ -70,7 +70,7 @@ func mailsAbout(t *testing.T, maildir, ref, kind string) []stackMail {
 
 type alertState struct {
 	state, mail, note string
-	journal           *int
+	journal           *redmine.JournalID
 	mailTo            []string
 }
 

@@ -16,7 +16,7 @@ import (
 
 // Change is one thing an issue's history brings to the customer space.
 type Change struct {
-	JournalID int
+	JournalID redmine.JournalID
 	At        time.Time
 	// Note is set for a public staff note.
 	Note   string
@@ -78,7 +78,7 @@ func Signature(cfg *config.Config, staffName string) string {
 //     split is a before_create callback, app/models/journal.rb). Passerelle
 //     cannot notice it: what was passed on stays in the customer space.
 func PlanChanges(cfg *config.Config, issue redmine.Issue, syncUserID int, statusName func(id int) (string, bool)) []Change {
-	byID := make(map[int]redmine.Attachment, len(issue.Attachments))
+	byID := make(map[redmine.AttachmentID]redmine.Attachment, len(issue.Attachments))
 	for _, a := range issue.Attachments {
 		byID[a.ID] = a
 	}
@@ -109,7 +109,7 @@ func PlanChanges(cfg *config.Config, issue redmine.Issue, syncUserID int, status
 				if err != nil {
 					continue
 				}
-				if a, ok := byID[id]; ok {
+				if a, ok := byID[redmine.AttachmentID(id)]; ok {
 					c.Attachments = append(c.Attachments, a)
 				}
 			}

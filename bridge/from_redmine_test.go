@@ -17,7 +17,7 @@ import (
 )
 
 // mirrored files a request and waits for its issue.
-func (h *harness) mirrored(category string) (*client, apiRequest, int) {
+func (h *harness) mirrored(category string) (*client, apiRequest, redmine.IssueID) {
 	h.t.Helper()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": category, "subject": "Volet roulant bloqué", "body": "Le volet de la chambre ne remonte plus."})

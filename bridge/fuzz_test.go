@@ -90,15 +90,15 @@ func FuzzPlanChanges(f *testing.F) {
 		if json.Unmarshal(issueJSON, &issue) != nil {
 			return
 		}
-		journals := map[int]redmine.Journal{}
+		journals := map[redmine.JournalID]redmine.Journal{}
 		for _, j := range issue.Journals {
 			journals[j.ID] = j
 		}
-		listed := map[int]bool{}
+		listed := map[redmine.AttachmentID]bool{}
 		for _, a := range issue.Attachments {
 			listed[a.ID] = true
 		}
-		last := 0
+		last := redmine.JournalID(0)
 		for i, c := range PlanChanges(testConfig(), issue, syncUser, statusName) {
 			j, ok := journals[c.JournalID]
 			if !ok {

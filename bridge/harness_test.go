@@ -224,13 +224,13 @@ func (h *harness) waitFor(what string, bound time.Duration, cond func() bool) {
 }
 
 // waitMirrored waits for a request's Redmine issue and returns its id.
-func (h *harness) waitMirrored(c *client, requestID string) int {
+func (h *harness) waitMirrored(c *client, requestID string) redmine.IssueID {
 	h.t.Helper()
-	var id int
+	var id redmine.IssueID
 	h.waitFor("request mirrored to Redmine", 90*time.Second, func() bool {
 		r := c.get(requestID)
 		if r.RedmineIssueID != nil {
-			id = *r.RedmineIssueID
+			id = redmine.IssueID(*r.RedmineIssueID)
 			return true
 		}
 		return false

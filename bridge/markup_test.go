@@ -213,7 +213,7 @@ func TestMarkersOutOfClientReach(t *testing.T) {
 	for _, c := range []struct {
 		name     string
 		journals []redmine.Journal
-		want     int
+		want     redmine.JournalID
 	}{
 		{"no note yet, a client quoted the marker", []redmine.Journal{{ID: 1, User: redmine.IDName{ID: sync}, Notes: attack}}, 0},
 		{"the quote with Redmine's CRLF", []redmine.Journal{{ID: 1, User: redmine.IDName{ID: sync}, Notes: strings.ReplaceAll(attack, "\n", "\r\n")}}, 0},

@@ -54,7 +54,7 @@ func (PollArgs) InsertOpts() river.InsertOpts {
 // refresh of the same issue runs may come after that refresh's read, so it
 // must run again (River's unique states always include running).
 type RefreshIssueArgs struct {
-	IssueID int `json:"issue_id"`
+	IssueID redmine.IssueID `json:"issue_id"`
 }
 
 // Kind names the job in River.
@@ -68,7 +68,7 @@ func (RefreshIssueArgs) InsertOpts() river.InsertOpts {
 // RetryIssueArgs retries, on its own, an issue the poller could not apply (or
 // found locked by a drain), so the poll cursor can move past it.
 type RetryIssueArgs struct {
-	IssueID int `json:"issue_id"`
+	IssueID redmine.IssueID `json:"issue_id"`
 }
 
 // Kind names the job in River.
@@ -80,12 +80,12 @@ func (RetryIssueArgs) InsertOpts() river.InsertOpts {
 }
 
 // Nudge enqueues an immediate refresh of one issue.
-func (b *Bridge) Nudge(ctx context.Context, issueID int) error {
+func (b *Bridge) Nudge(ctx context.Context, issueID redmine.IssueID) error {
 	_, err := b.river.Insert(ctx, RefreshIssueArgs{IssueID: issueID}, nil)
 	return err
 }
 
-func (b *Bridge) enqueueRetryIssue(ctx context.Context, issueID int) error {
+func (b *Bridge) enqueueRetryIssue(ctx context.Context, issueID redmine.IssueID) error {
 	if _, err := b.river.Insert(ctx, RetryIssueArgs{IssueID: issueID}, nil); err != nil {
 		return fmt.Errorf("queueing a retry of issue %d: %w", issueID, err)
 	}
@@ -168,7 +168,7 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 		if serverNow.IsZero() {
 			serverNow = page.ServerTime
 		}
-		ids := make([]int, len(page.Issues))
+		ids := make([]redmine.IssueID, len(page.Issues))
 		for i, is := range page.Issues {
 			ids[i] = is.ID
 		}
@@ -279,7 +279,7 @@ func notAboutOneIssue(err error) bool {
 
 // issueFailed records that an issue could not be applied and queues its own
 // retry.
-func (b *Bridge) issueFailed(ctx context.Context, issueID int, cause error) error {
+func (b *Bridge) issueFailed(ctx context.Context, issueID redmine.IssueID, cause error) error {
 	b.log.WithField("issue_id", issueID).WithError(cause).Warn("issue could not be applied; retrying it on its own")
 	b.metrics.pollIssueFailures.Inc()
 	if err := b.sync.recordIssueFailure(ctx, issueID, cause.Error()); err != nil {
@@ -289,7 +289,7 @@ func (b *Bridge) issueFailed(ctx context.Context, issueID int, cause error) erro
 }
 
 // retryIssue is the retry_issue job.
-func (b *Bridge) retryIssue(ctx context.Context, job *rivertype.JobRow, issueID int) error {
+func (b *Bridge) retryIssue(ctx context.Context, job *rivertype.JobRow, issueID redmine.IssueID) error {
 	_, err := b.refresh(ctx, issueID)
 	if errors.Is(err, errIssueBusy) {
 		return river.JobSnooze(lockBusyDelay)
@@ -316,7 +316,7 @@ var errIssueBusy = errors.New("the request is being synced by another worker")
 // whose mapping is not committed yet: it is not marked as applied, so a later
 // poll sees it). When a drain holds the request, a retry_issue job is queued
 // instead (fetched false, no error).
-func (b *Bridge) refresh(ctx context.Context, issueID int) (fetched bool, err error) {
+func (b *Bridge) refresh(ctx context.Context, issueID redmine.IssueID) (fetched bool, err error) {
 	req, err := b.cfg.Store.RequestByIssue(ctx, issueID)
 	if errors.Is(err, espaceclient.ErrNotFound) {
 		return false, nil
@@ -347,7 +347,7 @@ func (b *Bridge) refresh(ctx context.Context, issueID int) (fetched bool, err er
 }
 
 // refreshIssue is the refresh_issue job (a webhook nudge).
-func (b *Bridge) refreshIssue(ctx context.Context, issueID int) error {
+func (b *Bridge) refreshIssue(ctx context.Context, issueID redmine.IssueID) error {
 	_, err := b.refresh(ctx, issueID)
 	if errors.Is(err, errIssueBusy) {
 		return river.JobSnooze(lockBusyDelay)

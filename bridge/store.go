@@ -12,6 +12,7 @@ import (
 	"passerelle/config"
 	"passerelle/database"
 	"passerelle/espaceclient"
+	"passerelle/redmine"
 )
 
 // Store is what the bridge needs from the customer space's store. It is
@@ -20,17 +21,17 @@ type Store interface {
 	GetRequest(ctx context.Context, id string) (espaceclient.Request, error)
 	GetRequestThread(ctx context.Context, id string, withData bool) (espaceclient.Request, error)
 	GetMessage(ctx context.Context, id string, withData bool) (espaceclient.Message, error)
-	RequestByIssue(ctx context.Context, issueID int) (espaceclient.Request, error)
-	RecordMirrored(ctx context.Context, requestID string, issueID int, redmineStatus string, cs config.ClientStatus, needsAttention, ackBody string, at time.Time) error
-	MarkMessageMirrored(ctx context.Context, messageID string, journalID *int, at time.Time) error
+	RequestByIssue(ctx context.Context, issueID redmine.IssueID) (espaceclient.Request, error)
+	RecordMirrored(ctx context.Context, requestID string, issueID redmine.IssueID, redmineStatus string, cs config.ClientStatus, needsAttention, ackBody string, at time.Time) error
+	MarkMessageMirrored(ctx context.Context, messageID string, journalID *redmine.JournalID, at time.Time) error
 	SetMirrorError(ctx context.Context, requestID, msg string) error
-	AddStaffMessage(ctx context.Context, requestID string, journalID int, authorName, body string, at time.Time, atts []espaceclient.Attachment) (bool, error)
-	ApplyRedmineStatus(ctx context.Context, requestID string, journalID *int, redmineStatus string, cs config.ClientStatus, label string, at time.Time) (bool, error)
-	AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID int, filename, contentType string, data []byte, at time.Time) (bool, error)
-	AttachmentKnown(ctx context.Context, redmineAttachmentID int) (bool, error)
+	AddStaffMessage(ctx context.Context, requestID string, journalID redmine.JournalID, authorName, body string, at time.Time, atts []espaceclient.Attachment) (bool, error)
+	ApplyRedmineStatus(ctx context.Context, requestID string, journalID *redmine.JournalID, redmineStatus string, cs config.ClientStatus, label string, at time.Time) (bool, error)
+	AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID redmine.AttachmentID, filename, contentType string, data []byte, at time.Time) (bool, error)
+	AttachmentKnown(ctx context.Context, redmineAttachmentID redmine.AttachmentID) (bool, error)
 	PendingClientActions(ctx context.Context, requestID string, since time.Time) (int, error)
 	NextClientAction(ctx context.Context, requestID string) (espaceclient.Message, bool, error)
-	LastClientStatusJournal(ctx context.Context, requestID string) (int, error)
+	LastClientStatusJournal(ctx context.Context, requestID string) (redmine.JournalID, error)
 	PurgeInboundDeliveries(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -72,8 +73,8 @@ func (s syncStore) setCursor(ctx context.Context, name string, t time.Time) erro
 }
 
 // issueUpdatedOn returns the updated_on last applied for an issue.
-func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []int) (map[int]time.Time, error) {
-	out := make(map[int]time.Time, len(issueIDs))
+func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []redmine.IssueID) (map[redmine.IssueID]time.Time, error) {
+	out := make(map[redmine.IssueID]time.Time, len(issueIDs))
 	if len(issueIDs) == 0 {
 		return out, nil
 	}
@@ -83,7 +84,7 @@ func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []int) (map[int]
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int
+		var id redmine.IssueID
 		var t time.Time
 		if err := rows.Scan(&id, &t); err != nil {
 			return nil, err
@@ -95,7 +96,7 @@ func (s syncStore) issueUpdatedOn(ctx context.Context, issueIDs []int) (map[int]
 
 // setIssueUpdatedOn records that an issue was applied as of t (never
 // backward), which also ends any failure recorded for it.
-func (s syncStore) setIssueUpdatedOn(ctx context.Context, issueID int, t time.Time) error {
+func (s syncStore) setIssueUpdatedOn(ctx context.Context, issueID redmine.IssueID, t time.Time) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO issue_sync_state (issue_id, updated_on) VALUES ($1, $2)
 		ON CONFLICT (issue_id) DO UPDATE SET updated_on = GREATEST(issue_sync_state.updated_on, EXCLUDED.updated_on),
@@ -107,7 +108,7 @@ func (s syncStore) setIssueUpdatedOn(ctx context.Context, issueID int, t time.Ti
 }
 
 // recordIssueFailure counts a failed apply of an issue.
-func (s syncStore) recordIssueFailure(ctx context.Context, issueID int, msg string) error {
+func (s syncStore) recordIssueFailure(ctx context.Context, issueID redmine.IssueID, msg string) error {
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO issue_sync_state (issue_id, updated_on, failures, last_error, failing_since) VALUES ($1, NULL, 1, $2, now())
 		ON CONFLICT (issue_id) DO UPDATE SET failures = issue_sync_state.failures + 1, last_error = EXCLUDED.last_error,
@@ -119,7 +120,7 @@ func (s syncStore) recordIssueFailure(ctx context.Context, issueID int, msg stri
 }
 
 // clearIssueFailure forgets an issue's failure once it applied.
-func (s syncStore) clearIssueFailure(ctx context.Context, issueID int) error {
+func (s syncStore) clearIssueFailure(ctx context.Context, issueID redmine.IssueID) error {
 	_, err := s.pool.Exec(ctx, `UPDATE issue_sync_state SET failures = 0, last_error = '', failing_since = NULL WHERE issue_id = $1 AND failures > 0`, issueID)
 	if err != nil {
 		return fmt.Errorf("clearing the failure of issue %d: %w", issueID, err)
@@ -128,8 +129,8 @@ func (s syncStore) clearIssueFailure(ctx context.Context, issueID int) error {
 }
 
 // journalsApplied tells which of the journals were applied before.
-func (s syncStore) journalsApplied(ctx context.Context, journalIDs []int) (map[int]bool, error) {
-	out := make(map[int]bool, len(journalIDs))
+func (s syncStore) journalsApplied(ctx context.Context, journalIDs []redmine.JournalID) (map[redmine.JournalID]bool, error) {
+	out := make(map[redmine.JournalID]bool, len(journalIDs))
 	if len(journalIDs) == 0 {
 		return out, nil
 	}
@@ -139,7 +140,7 @@ func (s syncStore) journalsApplied(ctx context.Context, journalIDs []int) (map[i
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id int
+		var id redmine.JournalID
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
@@ -149,7 +150,7 @@ func (s syncStore) journalsApplied(ctx context.Context, journalIDs []int) (map[i
 }
 
 // markJournalsApplied remembers journals of an issue as applied.
-func (s syncStore) markJournalsApplied(ctx context.Context, issueID int, journalIDs []int) error {
+func (s syncStore) markJournalsApplied(ctx context.Context, issueID redmine.IssueID, journalIDs []redmine.JournalID) error {
 	if len(journalIDs) == 0 {
 		return nil
 	}

@@ -92,7 +92,7 @@ func (h *harness) jobsSettled(requestID string) {
 }
 
 // syncNotes returns the sync user's journals on the issue whose note holds text.
-func (h *harness) syncNotes(issueID int, text string) []redmine.Journal {
+func (h *harness) syncNotes(issueID redmine.IssueID, text string) []redmine.Journal {
 	h.t.Helper()
 	is, err := h.admin.GetIssue(context.Background(), issueID, "journals")
 	if err != nil {
@@ -204,7 +204,7 @@ func TestSyncFollowUpsReachRedmineInTheClientsOrder(t *testing.T) {
 	})
 	h.net.fail503.Store(false)
 	h.settled(r.ID)
-	var ids []int
+	var ids []redmine.JournalID
 	for i, text := range texts {
 		notes := h.syncNotes(issueID, text)
 		if len(notes) != 1 {

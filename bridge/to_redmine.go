@@ -110,7 +110,7 @@ func CloseNote(req espaceclient.Request, msg espaceclient.Message) string {
 
 // AckBody is the automatic acknowledgment the client sees once the request
 // is in Redmine. RIB and address changes say who handles them.
-func AckBody(cat config.Category, issueID int) string {
+func AckBody(cat config.Category, issueID redmine.IssueID) string {
 	if cat.Redmine.Parent == config.ParentMandate {
 		return fmt.Sprintf("Votre demande « %s » a bien été reçue et transmise au service comptabilité sous le n° %d. Nous vous confirmerons la prise en compte du changement.", cat.Label, issueID)
 	}
@@ -120,7 +120,7 @@ func AckBody(cat config.Category, issueID int) string {
 // findMarkedJournal returns the id of the sync user's journal that ends with
 // the marker of messageID, 0 when there is none. A journal that merely
 // contains it (a client who typed a copy into a message) does not count.
-func findMarkedJournal(is redmine.Issue, syncUserID int, messageID string) int {
+func findMarkedJournal(is redmine.Issue, syncUserID int, messageID string) redmine.JournalID {
 	marker := messageMarker(messageID)
 	for _, j := range is.Journals {
 		if j.User.ID == syncUserID && hasTrailingMarker(j.Notes, marker) {

@@ -335,7 +335,7 @@ func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
 	}
 }
 
-func (h *harness) createMandateTicket(t *testing.T, number string) int {
+func (h *harness) createMandateTicket(t *testing.T, number string) redmine.IssueID {
 	t.Helper()
 	ctx := context.Background()
 	tr, ok := mustDirectory(t, h.admin, h.cfg).Tracker(h.cfg.Redmine.MandateTracker)
@@ -459,7 +459,7 @@ _Identifiant interne espace client : 00000000-0000-4000-8000-000000000000_
 // contents of its "wiki" divs (Redmine's own page around them has scripts
 // and links of its own). The page itself is never printed: it carries the
 // staff member's Atom key.
-func staffWikiHTML(t *testing.T, issueID int) []string {
+func staffWikiHTML(t *testing.T, issueID redmine.IssueID) []string {
 	t.Helper()
 	env := testenv.Env(t, "REDMINE_URL", "REDMINE_STAFF_API_KEY")
 	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/issues/%d", env[0], issueID), nil)
@@ -617,7 +617,7 @@ func TestClientTypedMarkerDoesNotSkipFollowUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var real []int
+	var real []redmine.JournalID
 	for _, j := range issue.Journals {
 		if strings.Contains(j.Notes, "La vraie précision 5e2a.") {
 			real = append(real, j.ID)

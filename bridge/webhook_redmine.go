@@ -10,6 +10,7 @@ import (
 
 	"passerelle/espaceclient"
 	"passerelle/internal/hookguard"
+	"passerelle/redmine"
 )
 
 // maxRedmineHookBody bounds a webhook body; the plugin's payload is a few KB.
@@ -89,9 +90,9 @@ func (h *Hooks) handleRedmineHook(w http.ResponseWriter, r *http.Request) {
 // issueIDFromHook finds the issue id in the plugin's payload
 // ({"payload":{"issue":{"id":N}}}) or a native webhook ({"issue":{"id":N}},
 // {"data":{"issue":{"id":N}}} or {"type":"issue...","data":{"id":N}}).
-func issueIDFromHook(body []byte) (int, error) {
+func issueIDFromHook(body []byte) (redmine.IssueID, error) {
 	type idOnly struct {
-		ID int `json:"id"`
+		ID redmine.IssueID `json:"id"`
 	}
 	var p struct {
 		Payload *struct {
@@ -100,14 +101,14 @@ func issueIDFromHook(body []byte) (int, error) {
 		Issue *idOnly `json:"issue"`
 		Type  string  `json:"type"`
 		Data  *struct {
-			Issue *idOnly `json:"issue"`
-			ID    int     `json:"id"`
+			Issue *idOnly         `json:"issue"`
+			ID    redmine.IssueID `json:"id"`
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &p); err != nil {
 		return 0, errors.New("body is not JSON")
 	}
-	var id int
+	var id redmine.IssueID
 	switch {
 	case p.Payload != nil && p.Payload.Issue != nil:
 		id = p.Payload.Issue.ID

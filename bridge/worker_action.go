@@ -30,7 +30,7 @@ import (
 // result of the client's earlier actions: a follow-up written before a close
 // never reopens it. Redmine drops a status its workflow does not allow and
 // still answers 204, so the status read back is checked.
-func (b *Bridge) mirrorActionLocked(ctx context.Context, log *logrus.Entry, req espaceclient.Request, issueID int, msg espaceclient.Message) (redmine.Issue, error) {
+func (b *Bridge) mirrorActionLocked(ctx context.Context, log *logrus.Entry, req espaceclient.Request, issueID redmine.IssueID, msg espaceclient.Message) (redmine.Issue, error) {
 	cfg := b.cfg.Holder.Get()
 	log = log.WithField("message_id", msg.ID)
 	dir, err := b.directory(ctx)

@@ -118,7 +118,7 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 // first message's files and creates the issue with them.
 func (b *Bridge) postIssue(ctx context.Context, log *logrus.Entry, cfg *config.Config, dir *redmine.Directory, rule Rule,
 	cat config.Category, req espaceclient.Request, first espaceclient.Message) (redmine.Issue, string, error) {
-	parentID, needsAttention := 0, ""
+	parentID, needsAttention := redmine.IssueID(0), ""
 	if rule.ParentMandate {
 		var err error
 		parentID, needsAttention, err = b.findMandateTicket(ctx, cfg, dir, req)
@@ -173,7 +173,7 @@ func (b *Bridge) postIssue(ctx context.Context, log *logrus.Entry, cfg *config.C
 
 // findMandateTicket returns the id of the owner's mandate ticket, or a
 // reason for staff when there is none (or several).
-func (b *Bridge) findMandateTicket(ctx context.Context, cfg *config.Config, dir *redmine.Directory, req espaceclient.Request) (int, string, error) {
+func (b *Bridge) findMandateTicket(ctx context.Context, cfg *config.Config, dir *redmine.Directory, req espaceclient.Request) (redmine.IssueID, string, error) {
 	if req.Mandate == "" {
 		return 0, "aucun mandat indiqué par le propriétaire", nil
 	}
@@ -208,8 +208,8 @@ func (b *Bridge) uploadAll(ctx context.Context, atts []espaceclient.Attachment) 
 	return refs, nil
 }
 
-func issueIDs(list []redmine.Issue) []int {
-	out := make([]int, len(list))
+func issueIDs(list []redmine.Issue) []redmine.IssueID {
+	out := make([]redmine.IssueID, len(list))
 	for i, is := range list {
 		out[i] = is.ID
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"passerelle/deadlines/sla"
+	"passerelle/redmine"
 )
 
 // AlertKind is what an alert is, as stored in deadline_alerts.kind.
@@ -78,7 +79,7 @@ type AlertRecord struct {
 	MailTo        []string
 	MailSentAt    *time.Time
 	NoteState     NoteState
-	NoteJournalID *int
+	NoteJournalID *redmine.JournalID
 	ClaimedAt     time.Time
 	DoneAt        *time.Time
 	Attempts      int

@@ -54,7 +54,7 @@ func EscalationNote(cal *sla.Calendar, req espaceclient.Request, d sla.Deadline,
 // exactly once. It returns the note state to record (written, none,
 // refused) and the journal id; an error when a retry may succeed.
 func (s *Service) writeEscalationNote(ctx context.Context, log *logrus.Entry, rt *runtime, req espaceclient.Request,
-	d sla.Deadline, issue *redmine.Issue, issueErr error, now time.Time) (NoteState, *int, error) {
+	d sla.Deadline, issue *redmine.Issue, issueErr error, now time.Time) (NoteState, *redmine.JournalID, error) {
 	cfg := rt.cfg
 	if !cfg.Deadlines.Escalation.WritesNote() {
 		return NoteNone, nil, nil
@@ -123,7 +123,7 @@ func (s *Service) writeEscalationNote(ctx context.Context, log *logrus.Entry, rt
 // FindEscalationJournal returns the id of the journal of the sync user
 // (syncUserID) holding the escalation note of a deadline, 0 when there is
 // none.
-func FindEscalationJournal(is redmine.Issue, syncUserID int, deadlineID string) int {
+func FindEscalationJournal(is redmine.Issue, syncUserID int, deadlineID string) redmine.JournalID {
 	marker := EscalationMarker(deadlineID)
 	for _, j := range is.Journals {
 		// The marker counts only as the note's last line: a client's follow-up

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"passerelle/database"
+	"passerelle/redmine"
 )
 
 // This file holds every SQL statement of the package: the tables
@@ -66,7 +67,7 @@ func lockDueField(ctx context.Context, tx pgx.Tx, requestID string) error {
 type dueFieldRow struct {
 	want      string
 	sent      *string
-	issueID   *int
+	issueID   *redmine.IssueID
 	reference string
 }
 
@@ -254,7 +255,7 @@ func (s store) recordMail(ctx context.Context, a AlertArgs, state MailState, to 
 }
 
 // recordNote records the outcome of an escalation's note.
-func (s store) recordNote(ctx context.Context, a AlertArgs, state NoteState, journalID *int) error {
+func (s store) recordNote(ctx context.Context, a AlertArgs, state NoteState, journalID *redmine.JournalID) error {
 	_, err := s.pool.Exec(ctx, `
 		UPDATE deadline_alerts SET note_state = $4, note_journal_id = $5, updated_at = now()
 		WHERE request_id = $1 AND deadline_id = $2 AND kind = $3`, a.RequestID, a.DeadlineID, string(a.Alert), string(state), journalID)

@@ -8,6 +8,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/kratos"
+	"passerelle/redmine"
 )
 
 // Identity is the authenticated client behind a Kratos session (see
@@ -32,7 +33,7 @@ type Request struct {
 	Mandate        string              `json:"mandate,omitempty"`
 	Status         config.ClientStatus `json:"status"`
 	RedmineStatus  string              `json:"-"`
-	RedmineIssueID *int                `json:"redmine_issue_id"`
+	RedmineIssueID *redmine.IssueID    `json:"redmine_issue_id"`
 	// MirrorError is why mirroring failed for good; staff-facing only.
 	MirrorError string `json:"-"`
 	// NeedsAttention says why the request reached Redmine without its expected
@@ -77,7 +78,7 @@ type Message struct {
 	BodyHTML         string              `json:"body_html"`
 	ClientStatus     config.ClientStatus `json:"client_status,omitempty"`
 	Source           string              `json:"-"`
-	RedmineJournalID *int                `json:"-"`
+	RedmineJournalID *redmine.JournalID  `json:"-"`
 	// Reopens is set on a client follow-up written on a closed request: its
 	// note reopens the Redmine issue.
 	Reopens     bool         `json:"-"`
@@ -88,16 +89,16 @@ type Message struct {
 
 // Attachment is a file on a message. Data is loaded only when asked for.
 type Attachment struct {
-	ID                  string `json:"id"`
-	MessageID           string `json:"-"`
-	RequestID           string `json:"-"`
-	Filename            string `json:"filename"`
-	ContentType         string `json:"content_type"`
-	Size                int64  `json:"size"`
-	SHA256              []byte `json:"-"`
-	Data                []byte `json:"-"`
-	RedmineAttachmentID *int   `json:"-"`
-	URL                 string `json:"url"`
+	ID                  string                `json:"id"`
+	MessageID           string                `json:"-"`
+	RequestID           string                `json:"-"`
+	Filename            string                `json:"filename"`
+	ContentType         string                `json:"content_type"`
+	Size                int64                 `json:"size"`
+	SHA256              []byte                `json:"-"`
+	Data                []byte                `json:"-"`
+	RedmineAttachmentID *redmine.AttachmentID `json:"-"`
+	URL                 string                `json:"url"`
 }
 
 // Outbox is what the customer space calls, inside the transaction that

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"passerelle/redmine"
 )
 
 const attachmentColumns = `a.id::text, a.message_id::text, a.request_id::text, a.filename, a.content_type, a.size,
@@ -71,7 +73,7 @@ func (s *Store) GetAttachment(ctx context.Context, requestID, attachmentID strin
 // AttachmentKnown tells whether the Redmine attachment redmineAttachmentID is
 // already stored (a client's file the bridge uploaded, or a staff document
 // already fetched), so the bridge fetches each one once.
-func (s *Store) AttachmentKnown(ctx context.Context, redmineAttachmentID int) (bool, error) {
+func (s *Store) AttachmentKnown(ctx context.Context, redmineAttachmentID redmine.AttachmentID) (bool, error) {
 	var known bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM attachments WHERE redmine_attachment_id = $1)`,
 		redmineAttachmentID).Scan(&known)
@@ -84,7 +86,7 @@ func (s *Store) AttachmentKnown(ctx context.Context, redmineAttachmentID int) (b
 // SetAttachmentRedmineID records the Redmine attachment a client's file became
 // once the bridge uploaded it, so the poller recognizes it and never brings it
 // back as a staff document. Setting the same id again is a no-op.
-func (s *Store) SetAttachmentRedmineID(ctx context.Context, attachmentID string, redmineAttachmentID int) error {
+func (s *Store) SetAttachmentRedmineID(ctx context.Context, attachmentID string, redmineAttachmentID redmine.AttachmentID) error {
 	if !validUUID(attachmentID) {
 		return ErrNotFound
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 // orderScene is a request filed at t0 (Passerelle's clock, with a fraction of
@@ -40,7 +41,7 @@ func newOrderScene(t *testing.T) *orderScene {
 
 // clientMessage writes a client follow-up at `at` and, when journal is not 0,
 // records it mirrored as that Redmine journal.
-func (s *orderScene) clientMessage(body string, at time.Time, journal int) Message {
+func (s *orderScene) clientMessage(body string, at time.Time, journal redmine.JournalID) Message {
 	s.t.Helper()
 	s.e.now = at
 	m, err := s.e.svc.AddMessage(context.Background(), alice, s.req.ID, body, nil, SourceAPI)
@@ -55,7 +56,7 @@ func (s *orderScene) clientMessage(body string, at time.Time, journal int) Messa
 
 // closeRequest closes the request as the client at `at`, the close mirrored
 // as journal; it returns the "closed" event.
-func (s *orderScene) closeRequest(at time.Time, journal int) Message {
+func (s *orderScene) closeRequest(at time.Time, journal redmine.JournalID) Message {
 	s.t.Helper()
 	s.e.now = at
 	r, err := s.e.svc.Close(context.Background(), alice, s.req.ID)
@@ -70,21 +71,21 @@ func (s *orderScene) closeRequest(at time.Time, journal int) Message {
 	return ev
 }
 
-func (s *orderScene) mirrored(messageID string, journal int) {
+func (s *orderScene) mirrored(messageID string, journal redmine.JournalID) {
 	s.t.Helper()
 	if err := s.e.store.MarkMessageMirrored(context.Background(), messageID, &journal, s.e.now.Add(time.Second)); err != nil {
 		s.t.Fatal(err)
 	}
 }
 
-func (s *orderScene) staffNote(journal int, body string, at time.Time) {
+func (s *orderScene) staffNote(journal redmine.JournalID, body string, at time.Time) {
 	s.t.Helper()
 	if added, err := s.e.store.AddStaffMessage(context.Background(), s.req.ID, journal, "Sophie", body, at, nil); err != nil || !added {
 		s.t.Fatalf("staff note %d: %v %v", journal, added, err)
 	}
 }
 
-func (s *orderScene) status(journal *int, redmineStatus string, cs config.ClientStatus, at time.Time) {
+func (s *orderScene) status(journal *redmine.JournalID, redmineStatus string, cs config.ClientStatus, at time.Time) {
 	s.t.Helper()
 	changed, err := s.e.store.ApplyRedmineStatus(context.Background(), s.req.ID, journal, redmineStatus, cs, "Statut : "+StatusLabel(cs), at)
 	if err != nil || !changed {
@@ -174,12 +175,14 @@ func TestRedmineEventsAfterTheClientMessagesBeforeThem(t *testing.T) {
 		},
 		{
 			name: "status event in the follow-up's second",
-			act:  func(s *orderScene) { s.status(ptr(501), "Feedback", config.StatusWaitingClient, sameSecond.Add(us)) },
+			act: func(s *orderScene) {
+				s.status(journalPtr(501), "Feedback", config.StatusWaitingClient, sameSecond.Add(us))
+			},
 			want: "client:Ça fuit. ack client:Suite status",
 		},
 		{
 			name: "status event dated 40 s before the follow-up",
-			act:  func(s *orderScene) { s.status(ptr(501), "Feedback", config.StatusWaitingClient, behind) },
+			act:  func(s *orderScene) { s.status(journalPtr(501), "Feedback", config.StatusWaitingClient, behind) },
 			want: "client:Ça fuit. ack client:Suite status",
 			check: func(t *testing.T, s *orderScene, msgs []Message) {
 				if r := s.request(); r.Status != config.StatusWaitingClient || r.UpdatedAt.Before(s.follow.CreatedAt) {
@@ -192,7 +195,7 @@ func TestRedmineEventsAfterTheClientMessagesBeforeThem(t *testing.T) {
 			// before its note: both moved, they keep that order.
 			name: "note and status of one journal, both dated before the follow-up",
 			act: func(s *orderScene) {
-				s.status(ptr(501), "Feedback", config.StatusWaitingClient, behind.Add(us))
+				s.status(journalPtr(501), "Feedback", config.StatusWaitingClient, behind.Add(us))
 				s.staffNote(501, "Réponse", behind)
 			},
 			want: "client:Ça fuit. ack client:Suite staff:Réponse status",
@@ -231,7 +234,7 @@ func TestRedmineEventsAfterTheClientMessagesBeforeThem(t *testing.T) {
 			name: "staff reopening dated before the client's mirrored close",
 			act: func(s *orderScene) {
 				closed := s.closeRequest(orderT1.Add(5*time.Minute), 510)
-				s.status(ptr(511), "In Progress", config.StatusInProgress, closed.CreatedAt.Add(-20*time.Second))
+				s.status(journalPtr(511), "In Progress", config.StatusInProgress, closed.CreatedAt.Add(-20*time.Second))
 			},
 			want: "client:Ça fuit. ack client:Suite closed status",
 			check: func(t *testing.T, s *orderScene, msgs []Message) {
@@ -315,7 +318,7 @@ func TestRedmineStatusNeverMovesUpdatedAtBack(t *testing.T) {
 			if got := s.request().UpdatedAt; !got.Equal(latest) {
 				t.Fatalf("updated_at %s after the note, want %s", got, latest)
 			}
-			if changed, err := s.e.store.ApplyRedmineStatus(ctx, s.req.ID, ptr(502), c.rs, c.cs, "Statut : "+StatusLabel(c.cs), older); err != nil || !changed {
+			if changed, err := s.e.store.ApplyRedmineStatus(ctx, s.req.ID, journalPtr(502), c.rs, c.cs, "Statut : "+StatusLabel(c.cs), older); err != nil || !changed {
 				t.Fatal(changed, err)
 			}
 			r := s.request()
@@ -359,7 +362,7 @@ func TestStaffTextWithNULIsStored(t *testing.T) {
 			s := newOrderScene(t)
 			var atts []Attachment
 			if c.filename != "" {
-				atts = []Attachment{{Filename: c.filename, ContentType: c.ctype, Data: pdfBytes(), RedmineAttachmentID: ptr(9100 + i)}}
+				atts = []Attachment{{Filename: c.filename, ContentType: c.ctype, Data: pdfBytes(), RedmineAttachmentID: attachmentPtr(9100 + i)}}
 			}
 			added, err := s.e.store.AddStaffMessage(ctx, s.req.ID, 501, c.author, c.body, orderT1.Add(time.Minute), atts)
 			if err != nil || !added {

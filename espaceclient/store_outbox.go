@@ -3,6 +3,8 @@ package espaceclient
 import (
 	"context"
 	"fmt"
+
+	"passerelle/redmine"
 )
 
 // The messages table is the bridge's outbox: a client's follow-up or close is
@@ -56,11 +58,11 @@ func (s *Store) NextClientAction(ctx context.Context, requestID string) (Message
 // action that set the issue's status (a close, or a follow-up that reopened
 // the request), 0 when none is in Redmine. A staff status journal older than
 // it is superseded: the client acted after it.
-func (s *Store) LastClientStatusJournal(ctx context.Context, requestID string) (int, error) {
+func (s *Store) LastClientStatusJournal(ctx context.Context, requestID string) (redmine.JournalID, error) {
 	if !validUUID(requestID) {
 		return 0, ErrNotFound
 	}
-	var id int
+	var id redmine.JournalID
 	err := s.pool.QueryRow(ctx, `
 		SELECT COALESCE(max(redmine_journal_id), 0) FROM messages
 		WHERE request_id = $1 AND redmine_journal_id IS NOT NULL

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 const requestColumns = `r.id::text, r.reference, r.identity_id::text, r.author_role, r.author_name, r.author_email,
@@ -57,7 +58,7 @@ func (s *Store) GetRequestThread(ctx context.Context, id string, withData bool) 
 
 // RequestByIssue returns the request mirrored as Redmine issue issueID,
 // without its thread. ErrNotFound when no request has that issue.
-func (s *Store) RequestByIssue(ctx context.Context, issueID int) (Request, error) {
+func (s *Store) RequestByIssue(ctx context.Context, issueID redmine.IssueID) (Request, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return scanRequest(s.pool.QueryRow(ctx, `SELECT `+requestColumns+` FROM requests r WHERE r.redmine_issue_id = $1`, issueID))

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 // The bridge-facing writes: what the sync engine records once Redmine has
@@ -48,7 +49,7 @@ var errNothingToDo = errors.New("nothing to do")
 //     NOTHING), so a retry adds none. An empty ackBody adds none.
 //
 // ErrNotFound when there is no such request.
-func (s *Store) RecordMirrored(ctx context.Context, requestID string, issueID int, redmineStatus string,
+func (s *Store) RecordMirrored(ctx context.Context, requestID string, issueID redmine.IssueID, redmineStatus string,
 	clientStatus config.ClientStatus, needsAttention, ackBody string, at time.Time) error {
 	at = ts(at)
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -104,7 +105,7 @@ func (s *Store) RecordMirrored(ctx context.Context, requestID string, issueID in
 // mirrored_at (kept when already set) and, when journalID is not nil, the
 // Redmine journal it became (so the poller recognizes the bridge's own note
 // and never brings it back). ErrNotFound when there is no such message.
-func (s *Store) MarkMessageMirrored(ctx context.Context, messageID string, journalID *int, at time.Time) error {
+func (s *Store) MarkMessageMirrored(ctx context.Context, messageID string, journalID *redmine.JournalID, at time.Time) error {
 	if !validUUID(messageID) {
 		return ErrNotFound
 	}
@@ -149,7 +150,7 @@ func (s *Store) SetMirrorError(ctx context.Context, requestID, msg string) error
 // NUL byte or invalid UTF-8 in its body or author name becomes U+FFFD (see
 // cleanText); an attachment type holding one is stored as
 // application/octet-stream. ErrNotFound when there is no such request.
-func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID int, authorName, body string,
+func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID redmine.JournalID, authorName, body string,
 	at time.Time, atts []Attachment) (bool, error) {
 	at = ts(at)
 	authorName, body = cleanText(authorName), cleanText(body)
@@ -211,7 +212,7 @@ func (s *Store) AddStaffMessage(ctx context.Context, requestID string, journalID
 // moves back.
 //
 // It returns whether anything changed. ErrNotFound when there is no such request.
-func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journalID *int, redmineStatus string,
+func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journalID *redmine.JournalID, redmineStatus string,
 	cs config.ClientStatus, label string, at time.Time) (bool, error) {
 	at = ts(at)
 	changed := false
@@ -271,7 +272,7 @@ func (s *Store) ApplyRedmineStatus(ctx context.Context, requestID string, journa
 // is stored as application/octet-stream. Its journal is not known here: it
 // is dated no earlier than just after every client message and closing
 // already in Redmine (see redmineEventAt). ErrNotFound when there is no such request.
-func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID int, filename,
+func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmineAttachmentID redmine.AttachmentID, filename,
 	contentType string, data []byte, at time.Time) (bool, error) {
 	at = ts(at)
 	contentType = cleanContentType(contentType)
@@ -284,7 +285,7 @@ func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmin
 		// After every journal recorded so far: the bridge applies a
 		// journal's documents when it reads that journal, after the client
 		// messages already in Redmine.
-		latest := math.MaxInt32
+		latest := redmine.JournalID(math.MaxInt32)
 		at, err := redmineEventAt(ctx, tx, req.ID, &latest, at, time.Microsecond)
 		if err != nil {
 			return err
@@ -332,7 +333,7 @@ func (s *Store) AddStaffAttachment(ctx context.Context, requestID string, redmin
 //
 // Without a journal (nil), at is moved to gap after the request's latest
 // message. The reading is in tx, which holds the request's lock.
-func redmineEventAt(ctx context.Context, tx pgx.Tx, requestID string, journalID *int, at time.Time, gap time.Duration) (time.Time, error) {
+func redmineEventAt(ctx context.Context, tx pgx.Tx, requestID string, journalID *redmine.JournalID, at time.Time, gap time.Duration) (time.Time, error) {
 	var latest *time.Time
 	err := tx.QueryRow(ctx, `
 		SELECT max(m.created_at + CASE WHEN m.reopens THEN interval '1 microsecond' ELSE interval '0' END)

@@ -9,6 +9,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/internal/testenv"
+	"passerelle/redmine"
 )
 
 // storeEnv is a Service on a fresh database, without HTTP or Kratos: the
@@ -131,7 +132,7 @@ func TestBridgeFacingStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := 500
+	j := redmine.JournalID(500)
 	if err := e.store.MarkMessageMirrored(ctx, msg.ID, &j, at); err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestBridgeFacingStore(t *testing.T) {
 	staffAt := at.Add(2 * time.Hour)
 	for i := 0; i < 2; i++ {
 		added, err := e.store.AddStaffMessage(ctx, req.ID, 501, "Sophie", "Le plombier passe jeudi.", staffAt,
-			[]Attachment{{Filename: "../bon.pdf", ContentType: TypePDF, Data: pdfBytes(), RedmineAttachmentID: ptr(9001)}})
+			[]Attachment{{Filename: "../bon.pdf", ContentType: TypePDF, Data: pdfBytes(), RedmineAttachmentID: attachmentPtr(9001)}})
 		if err != nil || added != (i == 0) {
 			t.Fatalf("staff note #%d: %v %v", i+1, added, err)
 		}
@@ -160,16 +161,16 @@ func TestBridgeFacingStore(t *testing.T) {
 
 	// A status change from journal 502, seen twice; then the same status again.
 	for i := 0; i < 2; i++ {
-		changed, err := e.store.ApplyRedmineStatus(ctx, req.ID, ptr(502), "Feedback", config.StatusWaitingClient,
+		changed, err := e.store.ApplyRedmineStatus(ctx, req.ID, journalPtr(502), "Feedback", config.StatusWaitingClient,
 			"Statut : en attente de votre réponse", staffAt.Add(time.Minute))
 		if err != nil || changed != (i == 0) {
 			t.Fatalf("status #%d: %v %v", i+1, changed, err)
 		}
 	}
-	if changed, _ := e.store.ApplyRedmineStatus(ctx, req.ID, ptr(503), "Feedback", config.StatusWaitingClient, "x", staffAt); changed {
+	if changed, _ := e.store.ApplyRedmineStatus(ctx, req.ID, journalPtr(503), "Feedback", config.StatusWaitingClient, "x", staffAt); changed {
 		t.Fatal("no-op status change reported as a change")
 	}
-	changed, err := e.store.ApplyRedmineStatus(ctx, req.ID, ptr(504), "Closed", config.StatusClosed, "Statut : clôturé", staffAt.Add(2*time.Minute))
+	changed, err := e.store.ApplyRedmineStatus(ctx, req.ID, journalPtr(504), "Closed", config.StatusClosed, "Statut : clôturé", staffAt.Add(2*time.Minute))
 	if err != nil || !changed {
 		t.Fatal(changed, err)
 	}
@@ -265,7 +266,10 @@ func TestAddMessageByReference(t *testing.T) {
 	}
 }
 
-func ptr(i int) *int { return &i }
+// journalPtr and attachmentPtr return a pointer to a Redmine id.
+func journalPtr(i int) *redmine.JournalID { id := redmine.JournalID(i); return &id }
+
+func attachmentPtr(i int) *redmine.AttachmentID { id := redmine.AttachmentID(i); return &id }
 
 func joinSpace(s []string) string {
 	out := ""

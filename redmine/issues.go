@@ -25,14 +25,14 @@ func (c *Client) CreateIssue(ctx context.Context, in IssueCreate) (Issue, error)
 
 // UpdateIssue changes an issue and/or adds a note. Redmine answers 204
 // without the journal: read the issue again to learn its id.
-func (c *Client) UpdateIssue(ctx context.Context, id int, in IssueUpdate) error {
-	_, err := c.do(ctx, "PUT", "/issues/"+strconv.Itoa(id)+".json", nil, map[string]any{"issue": in}, nil)
+func (c *Client) UpdateIssue(ctx context.Context, id IssueID, in IssueUpdate) error {
+	_, err := c.do(ctx, "PUT", "/issues/"+strconv.Itoa(int(id))+".json", nil, map[string]any{"issue": in}, nil)
 	return err
 }
 
 // GetIssue reads one issue; include may name journals, attachments, children,
 // relations.
-func (c *Client) GetIssue(ctx context.Context, id int, include ...string) (Issue, error) {
+func (c *Client) GetIssue(ctx context.Context, id IssueID, include ...string) (Issue, error) {
 	var q url.Values
 	if len(include) > 0 {
 		q = url.Values{"include": {strings.Join(include, ",")}}
@@ -40,7 +40,7 @@ func (c *Client) GetIssue(ctx context.Context, id int, include ...string) (Issue
 	var out struct {
 		Issue Issue `json:"issue"`
 	}
-	resp, err := c.do(ctx, "GET", "/issues/"+strconv.Itoa(id)+".json", q, nil, &out)
+	resp, err := c.do(ctx, "GET", "/issues/"+strconv.Itoa(int(id))+".json", q, nil, &out)
 	if err != nil {
 		return Issue{}, err
 	}
@@ -137,7 +137,7 @@ func (c *Client) FindByCustomField(ctx context.Context, cfID int, value string, 
 }
 
 // DeleteIssue deletes an issue (tests and tools only).
-func (c *Client) DeleteIssue(ctx context.Context, id int) error {
-	_, err := c.do(ctx, "DELETE", "/issues/"+strconv.Itoa(id)+".json", nil, nil, nil)
+func (c *Client) DeleteIssue(ctx context.Context, id IssueID) error {
+	_, err := c.do(ctx, "DELETE", "/issues/"+strconv.Itoa(int(id))+".json", nil, nil, nil)
 	return err
 }

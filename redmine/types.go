@@ -28,7 +28,7 @@ type JournalDetail struct {
 
 // Journal is one update of an issue: a note, field changes, or both.
 type Journal struct {
-	ID           int             `json:"id"`
+	ID           JournalID       `json:"id"`
 	User         IDName          `json:"user"`
 	Notes        string          `json:"notes"`
 	CreatedOn    time.Time       `json:"created_on"`
@@ -38,34 +38,34 @@ type Journal struct {
 
 // Attachment is a file attached to an issue.
 type Attachment struct {
-	ID          int       `json:"id"`
-	Filename    string    `json:"filename"`
-	Filesize    int64     `json:"filesize"`
-	ContentType string    `json:"content_type"`
-	Description string    `json:"description"`
-	ContentURL  string    `json:"content_url"`
-	Author      IDName    `json:"author"`
-	CreatedOn   time.Time `json:"created_on"`
+	ID          AttachmentID `json:"id"`
+	Filename    string       `json:"filename"`
+	Filesize    int64        `json:"filesize"`
+	ContentType string       `json:"content_type"`
+	Description string       `json:"description"`
+	ContentURL  string       `json:"content_url"`
+	Author      IDName       `json:"author"`
+	CreatedOn   time.Time    `json:"created_on"`
 }
 
 // Issue is a Redmine issue as read through the REST API.
 type Issue struct {
-	ID           int                `json:"id"`
-	Project      IDName             `json:"project"`
-	Tracker      IDName             `json:"tracker"`
-	Status       IDName             `json:"status"`
-	Priority     IDName             `json:"priority"`
-	Author       IDName             `json:"author"`
-	AssignedTo   *IDName            `json:"assigned_to"`
-	Parent       *struct{ ID int }  `json:"parent"`
-	Subject      string             `json:"subject"`
-	Description  string             `json:"description"`
-	CustomFields []CustomFieldValue `json:"custom_fields"`
-	CreatedOn    time.Time          `json:"created_on"`
-	UpdatedOn    time.Time          `json:"updated_on"`
-	ClosedOn     *time.Time         `json:"closed_on"`
-	Journals     []Journal          `json:"journals"`
-	Attachments  []Attachment       `json:"attachments"`
+	ID           IssueID               `json:"id"`
+	Project      IDName                `json:"project"`
+	Tracker      IDName                `json:"tracker"`
+	Status       IDName                `json:"status"`
+	Priority     IDName                `json:"priority"`
+	Author       IDName                `json:"author"`
+	AssignedTo   *IDName               `json:"assigned_to"`
+	Parent       *struct{ ID IssueID } `json:"parent"`
+	Subject      string                `json:"subject"`
+	Description  string                `json:"description"`
+	CustomFields []CustomFieldValue    `json:"custom_fields"`
+	CreatedOn    time.Time             `json:"created_on"`
+	UpdatedOn    time.Time             `json:"updated_on"`
+	ClosedOn     *time.Time            `json:"closed_on"`
+	Journals     []Journal             `json:"journals"`
+	Attachments  []Attachment          `json:"attachments"`
 	// ServerTime is Redmine's clock when GetIssue read it (its Date header,
 	// to the second); zero when unknown. Every change committed before that
 	// instant is in this answer.
@@ -88,7 +88,7 @@ func (i Issue) CustomField(id int) string {
 }
 
 // ParentID returns the parent issue id, 0 when top-level.
-func (i Issue) ParentID() int {
+func (i Issue) ParentID() IssueID {
 	if i.Parent == nil {
 		return 0
 	}
@@ -118,7 +118,7 @@ type IssueCreate struct {
 	Subject       string           `json:"subject"`
 	Description   string           `json:"description,omitempty"`
 	AssignedToID  int              `json:"assigned_to_id,omitempty"`
-	ParentIssueID int              `json:"parent_issue_id,omitempty"`
+	ParentIssueID IssueID          `json:"parent_issue_id,omitempty"`
 	CustomFields  []CustomFieldSet `json:"custom_fields,omitempty"`
 	Uploads       []UploadRef      `json:"uploads,omitempty"`
 }

@@ -32,7 +32,10 @@ import (
 const probeSubject = "passerelle probe"
 
 // probeIssue is an issue the probe created, to delete at the end.
-type probeIssue struct{ id, projectID int }
+type probeIssue struct {
+	id        redmine.IssueID
+	projectID int
+}
 
 // prober runs the probe and collects its findings.
 type prober struct {
@@ -103,7 +106,7 @@ func (p *prober) run(ctx context.Context) {
 			break
 		}
 	}
-	parent := 0
+	parent := redmine.IssueID(0)
 	if mandateCat != nil {
 		parent = p.mandateTicket(ctx, *mandateCat)
 	}
@@ -119,7 +122,7 @@ func (p *prober) run(ctx context.Context) {
 
 // mandateTicket creates a ticket of the mandate tracker with the mandate
 // number custom field, as the sync user, in the project of cat; 0 on failure.
-func (p *prober) mandateTicket(ctx context.Context, cat config.Category) int {
+func (p *prober) mandateTicket(ctx context.Context, cat config.Category) redmine.IssueID {
 	where := fmt.Sprintf("project %q (category %s)", cat.Redmine.Project, cat.ID)
 	proj, ok := p.dir.Projects[cat.Redmine.Project]
 	if !ok {
@@ -164,7 +167,7 @@ func (p *prober) mandateTicket(ctx context.Context, cat config.Category) int {
 // reads it back; full also checks the filter on the reference, the status
 // changes the sync makes, a public note and, when escalations write one, a
 // private note.
-func (p *prober) request(ctx context.Context, cat config.Category, parent int, full bool) {
+func (p *prober) request(ctx context.Context, cat config.Category, parent redmine.IssueID, full bool) {
 	where := fmt.Sprintf("project %q (category %s)", cat.Redmine.Project, cat.ID)
 	if _, ok := p.dir.Projects[cat.Redmine.Project]; !ok {
 		p.fail("no write round-trip in %s: the project cannot be read", where)
@@ -258,7 +261,7 @@ func (p *prober) request(ctx context.Context, cat config.Category, parent int, f
 }
 
 // status sets a status the sync sets and checks the workflow let it.
-func (p *prober) status(ctx context.Context, id int, key, name string, cat config.Category) {
+func (p *prober) status(ctx context.Context, id redmine.IssueID, key, name string, cat config.Category) {
 	st, ok := p.dir.Status(name)
 	if !ok {
 		p.fail("%s: Redmine has no status %q", key, name)
@@ -282,7 +285,7 @@ func (p *prober) status(ctx context.Context, id int, key, name string, cat confi
 
 // noteRoundTrip adds a note (private: as the escalation does) and checks it is
 // there, with the privacy asked.
-func (p *prober) noteRoundTrip(ctx context.Context, id int, private bool) {
+func (p *prober) noteRoundTrip(ctx context.Context, id redmine.IssueID, private bool) {
 	kind, text := "public", "passerelle probe: note publique"
 	if private {
 		kind, text = "private", "passerelle probe: note privée"
@@ -322,8 +325,8 @@ func hasCustomField(is redmine.Issue, id int) bool {
 	return false
 }
 
-func ids(list []redmine.Issue) []int {
-	out := make([]int, 0, len(list))
+func ids(list []redmine.Issue) []redmine.IssueID {
+	out := make([]redmine.IssueID, 0, len(list))
 	for _, is := range list {
 		out = append(out, is.ID)
 	}

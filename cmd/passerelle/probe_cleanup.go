@@ -19,7 +19,7 @@ import (
 func (p *prober) cleanup(parent context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), time.Minute)
 	defer cancel()
-	var left []int
+	var left []redmine.IssueID
 	for i := len(p.created) - 1; i >= 0; i-- {
 		id := p.created[i].id
 		// Asked first: a refused DELETE is answered with an empty body the client logs about.
@@ -66,7 +66,7 @@ func (p *prober) cleanup(parent context.Context) {
 // the issue is read again: gone, or its id already reused by a newer issue
 // (Redmine on SQLite reuses the highest id once deleted), is success. Never
 // retried: a second DELETE could hit someone else's issue under a reused id.
-func (p *prober) deleteIssue(ctx context.Context, c *redmine.Client, id int) error {
+func (p *prober) deleteIssue(ctx context.Context, c *redmine.Client, id redmine.IssueID) error {
 	if err := c.DeleteIssue(ctx, id); err != nil && !redmine.IsNotFound(err) {
 		return err
 	}

@@ -25,14 +25,14 @@ func adminClient(t *testing.T) *redmine.Client {
 var createdRe = regexp.MustCompile(`probe: created (?:issue|mandate ticket) #(\d+)`)
 
 // probeIssues returns the ids of the issues a probe's output says it created.
-func probeIssues(t *testing.T, out string) []int {
-	var ids []int
+func probeIssues(t *testing.T, out string) []redmine.IssueID {
+	var ids []redmine.IssueID
 	for _, m := range createdRe.FindAllStringSubmatch(out, -1) {
 		id, err := strconv.Atoi(m[1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, id)
+		ids = append(ids, redmine.IssueID(id))
 	}
 	return ids
 }
@@ -77,7 +77,7 @@ func probeMarkerOf(t *testing.T, out string) string {
 
 // deleteIfOurs deletes issue id only if it still is the probe's (its id may
 // have been reused by another test's issue since).
-func deleteIfOurs(t *testing.T, admin *redmine.Client, id int, marker string) {
+func deleteIfOurs(t *testing.T, admin *redmine.Client, id redmine.IssueID, marker string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if is, err := admin.GetIssue(ctx, id); err == nil && strings.Contains(is.Description, marker) {
@@ -149,7 +149,7 @@ func TestCheckProbeLeavesMarkedIssuesWhenItCannotDelete(t *testing.T) {
 		t.Fatalf("no probe issue reported:\n%s", out)
 	}
 	for _, id := range ids {
-		if !strings.Contains(out, "/issues/"+strconv.Itoa(id)) {
+		if !strings.Contains(out, "/issues/"+strconv.Itoa(int(id))) {
 			t.Errorf("issue #%d left without its URL printed", id)
 		}
 		is, err := admin.GetIssue(context.Background(), id)

@@ -129,10 +129,10 @@ func alertData(cfg *config.Config, rules *Rules, req espaceclient.Request, d sla
 		a.Urgency = strings.ToLower(espaceclient.UrgencyLabel(req.Urgency))
 	}
 	if issue != nil {
-		a.IssueID = int(issue.ID)
+		a.IssueID = issue.ID
 		a.IssueURL = strings.TrimRight(cfg.Redmine.URL, "/") + fmt.Sprintf("/issues/%d", issue.ID)
 	} else if req.RedmineIssueID != nil {
-		a.IssueID = int(*req.RedmineIssueID)
+		a.IssueID = *req.RedmineIssueID
 		a.IssueURL = strings.TrimRight(cfg.Redmine.URL, "/") + fmt.Sprintf("/issues/%d", *req.RedmineIssueID)
 	}
 	if !d.Start.IsZero() {

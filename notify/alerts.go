@@ -3,6 +3,8 @@ package notify
 import (
 	"embed"
 	"fmt"
+
+	"passerelle/redmine"
 )
 
 //go:embed templates/*.tmpl
@@ -66,7 +68,7 @@ type DeadlineAlert struct {
 	Client   string
 	// IssueID and IssueURL locate the Redmine issue (0 and "" when it is not
 	// created yet); Assignee is who it is assigned to ("" when nobody).
-	IssueID  int
+	IssueID  redmine.IssueID
 	IssueURL string
 	Assignee string
 	// Target is what is awaited ("la première réponse au client"), Limit the

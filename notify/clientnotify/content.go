@@ -9,6 +9,7 @@ import (
 
 	"passerelle/espaceclient"
 	"passerelle/notify"
+	"passerelle/redmine"
 )
 
 //go:embed templates/*.tmpl
@@ -42,7 +43,7 @@ func loadTemplates(dir string) (*notify.Templates, error) {
 		return nil, err
 	}
 	// Every mail must still render: try each with sample data.
-	issue := 1
+	issue := redmine.IssueID(1)
 	sample := notification{ID: "x", RequestID: "r", Email: "a@b.c", Event: EventAnswer, Reference: "D-2026-000001",
 		Subject: "s", AuthorName: "n", RedmineIssueID: &issue, Body: "b", Files: []string{"f.pdf"}}
 	if _, err := eventMailWith(t, site{PublicURL: "https://x", Domain: "x"}, sample, "tok"); err != nil {
@@ -90,7 +91,7 @@ func subjectAndLead(n notification) (subject, lead string) {
 	case EventTransmitted:
 		num := ""
 		if n.RedmineIssueID != nil {
-			num = " (n° " + strconv.Itoa(*n.RedmineIssueID) + ")"
+			num = " (n° " + strconv.Itoa(int(*n.RedmineIssueID)) + ")"
 		}
 		return ref + "Demande transmise à l'agence" + num, "Votre demande est transmise à l'agence" + num + ", qui la traite."
 	case EventAnswer:
@@ -160,7 +161,7 @@ func eventMailWith(tpl *notify.Templates, s site, n notification, token string) 
 	v := eventView{Title: subject, Name: n.greeting(), Lead: lead, Subject: n.Subject, Reference: n.Reference,
 		URL: s.requestURL(n.RequestID), Agency: s.Agency, PreferencesURL: s.preferencesURL()}
 	if n.RedmineIssueID != nil {
-		v.RedmineNumber = strconv.Itoa(*n.RedmineIssueID)
+		v.RedmineNumber = strconv.Itoa(int(*n.RedmineIssueID))
 	}
 	if n.Event == EventAnswer {
 		v.Quote = n.Body

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 func TestEventOf(t *testing.T) {
@@ -65,7 +66,7 @@ func TestDailyAtNext(t *testing.T) {
 // A staff answer's text is quoted as text in the HTML part, never as markup;
 // the mail threads on its request and points at the preferences.
 func TestEventMail(t *testing.T) {
-	issue := 42
+	issue := redmine.IssueID(42)
 	n := notification{ID: "n1", RequestID: "r1", Email: "camille@example.test", Event: EventAnswer, Reference: "D-2026-000001",
 		Subject: "Fuite", AuthorName: "Camille", RedmineIssueID: &issue, Body: "Bonjour <script>alert(1)</script>", Files: []string{"devis.pdf"}}
 	msg, err := eventMail(site{PublicURL: "https://espace.example", Agency: "Agence", Domain: "agence.example"}, n, "tok")

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 // store holds every SQL statement of the package (client_notifications, and
@@ -102,7 +103,7 @@ type notification struct {
 	CreatedAt     time.Time
 	// From the request and the message.
 	Reference, Subject, AuthorName string
-	RedmineIssueID                 *int
+	RedmineIssueID                 *redmine.IssueID
 	Body                           string
 	ClientStatus                   config.ClientStatus
 	Files                          []string

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"passerelle/config"
+	"passerelle/redmine"
 )
 
 // The SQL of the outbound webhooks (outbound_deliveries, outbound_endpoints).
@@ -19,7 +20,7 @@ type eventData struct {
 	pendingMessage
 	Reference, Subject, Category, AuthorName, MessageAuthor, Body string
 	RequestStatus                                                 config.ClientStatus
-	RedmineIssueID                                                *int
+	RedmineIssueID                                                *redmine.IssueID
 	Files                                                         []string
 	CreatedAt                                                     time.Time
 }

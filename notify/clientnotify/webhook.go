@@ -15,6 +15,7 @@ import (
 
 	"passerelle/config"
 	"passerelle/espaceclient"
+	"passerelle/redmine"
 )
 
 // The outbound webhooks: every client-visible event (every message of a
@@ -87,14 +88,14 @@ type webhookData struct {
 }
 
 type webhookRequest struct {
-	ID             string `json:"id"`
-	Reference      string `json:"reference"`
-	Subject        string `json:"subject"`
-	Category       string `json:"category"`
-	Status         string `json:"status"`
-	StatusLabel    string `json:"status_label"`
-	RedmineIssueID *int   `json:"redmine_issue_id"`
-	URL            string `json:"url"`
+	ID             string           `json:"id"`
+	Reference      string           `json:"reference"`
+	Subject        string           `json:"subject"`
+	Category       string           `json:"category"`
+	Status         string           `json:"status"`
+	StatusLabel    string           `json:"status_label"`
+	RedmineIssueID *redmine.IssueID `json:"redmine_issue_id"`
+	URL            string           `json:"url"`
 	// The author: the endpoint is the agency's own system (a portal, an SMS
 	// gateway) that reaches the client.
 	ClientIdentityID string `json:"client_identity_id"`

@@ -16,15 +16,14 @@ import (
 )
 
 func cmdCheck(args []string) int {
-	fs := newFlags("check", "Validate a configuration file. Prints one line per problem (file:line: what is expected) and exits 1 if any.\nWith --live, also checks every project, tracker, status, priority, group, user and custom field\nthat the rules name against the running Redmine, as the sync user.\nWith --probe (implies --live), also writes for real as the sync user and reads back: an issue with\nsubject \"passerelle probe\" in the first category's project (assignee, reference custom field,\nattachment, the reopen and close statuses, notes), and a mandate ticket with a subtask when a\ncategory needs one; then deletes them (with PASSERELLE_REDMINE_ADMIN_API_KEY when the sync user\nmay not delete issues; without it they are left closed and their URLs printed).")
-	cfgPath := configFlag(fs)
+	fs := newCommand("check", "Validate a configuration file. Prints one line per problem (file:line: what is expected) and exits 1 if any.\nWith --live, also checks every project, tracker, status, priority, group, user and custom field\nthat the rules name against the running Redmine, as the sync user.\nWith --probe (implies --live), also writes for real as the sync user and reads back: an issue with\nsubject \"passerelle probe\" in the first category's project (assignee, reference custom field,\nattachment, the reopen and close statuses, notes), and a mandate ticket with a subtask when a\ncategory needs one; then deletes them (with PASSERELLE_REDMINE_ADMIN_API_KEY when the sync user\nmay not delete issues; without it they are left closed and their URLs printed).")
 	live := fs.Bool("live", false, "also check against the running Redmine")
 	probe := fs.Bool("probe", false, "with --live: also a write round-trip in Redmine as the sync user (see above)")
-	if code, done := parse(fs, args); done {
+	if code, done := parse(fs.FlagSet, args); done {
 		return code
 	}
 	*live = *live || *probe
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

@@ -26,14 +26,13 @@ waiting on the client not counted), with the warnings and escalations sent.
 REF is the customer-space reference, such as D-2026-000123.`
 
 func cmdExplain(args []string) int {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
+	fs := newCommand("explain", explainSummary)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: passerelle explain REF [options]\n\n%s\n\nOptions:\n", explainSummary)
 		fs.PrintDefaults()
 	}
-	cfgPath := configFlag(fs)
 	atFlag := fs.String("at", "", "explain as of this instant, agency time: YYYY-MM-DD HH:MM (default: now)")
-	pos, code, done := parseInterleaved(fs, args)
+	pos, code, done := parseInterleaved(fs.FlagSet, args)
 	if done {
 		return code
 	}
@@ -42,7 +41,7 @@ func cmdExplain(args []string) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

@@ -37,6 +37,36 @@ func parse(fs *flag.FlagSet, args []string) (code int, done bool) {
 	return 0, false
 }
 
+// cmdFlags is a subcommand's flag set, --config declared.
+type cmdFlags struct {
+	*flag.FlagSet
+	configPath *string
+}
+
+// newCommand returns the flag set of a command that reads the
+// configuration: --help prints its usage, --config names the file.
+func newCommand(name, summary string) cmdFlags {
+	fs := newFlags(name, summary)
+	return cmdFlags{FlagSet: fs, configPath: configFlag(fs)}
+}
+
+// load parses args (flags only) and loads the configuration. done is true
+// when the command must stop with code: 0 after --help, 2 for a usage error,
+// 1 for a configuration with problems (each printed with its file:line).
+func (c cmdFlags) load(args []string) (cfg *config.Config, code int, done bool) {
+	if code, done := parse(c.FlagSet, args); done {
+		return nil, code, true
+	}
+	cfg, ok := c.config()
+	if !ok {
+		return nil, 1, true
+	}
+	return cfg, 0, false
+}
+
+// config loads the configuration --config names, printing every problem.
+func (c cmdFlags) config() (*config.Config, bool) { return loadConfig(*c.configPath) }
+
 // configFlag declares --config, defaulting to $PASSERELLE_CONFIG.
 func configFlag(fs *flag.FlagSet) *string {
 	def := os.Getenv("PASSERELLE_CONFIG")

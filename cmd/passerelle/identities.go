@@ -75,15 +75,14 @@ func cmdIdentities(args []string) int {
 
 // cmdIdentityState is deactivate (now, or --at a date) and activate.
 func cmdIdentityState(action string, args []string) int {
-	fs := newFlags("identities "+action, identitiesUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("identities "+action, identitiesUsage)
 	id := fs.String("id", "", "Kratos identity id")
 	email := fs.String("email", "", "login e-mail")
 	at := ""
 	if action == "deactivate" {
 		fs.StringVar(&at, "at", "", "deactivate at this date (YYYY-MM-DD or \"YYYY-MM-DD HH:MM\", Europe/Paris) instead of now")
 	}
-	refs, code, done := parseInterleaved(fs, args)
+	refs, code, done := parseInterleaved(fs.FlagSet, args)
 	if done {
 		return code
 	}
@@ -97,7 +96,7 @@ func cmdIdentityState(action string, args []string) int {
 		fmt.Fprintf(os.Stderr, "passerelle identities %s: name exactly one identity (its id or its login e-mail)\n", action)
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

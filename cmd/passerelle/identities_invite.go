@@ -47,8 +47,7 @@ func identityService(ctx context.Context, cfg *config.Config, db bool) (*identit
 }
 
 func cmdIdentityInvite(action string, args []string) int {
-	fs := newFlags("identities invite", identitiesUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("identities invite", identitiesUsage)
 	email := fs.String("email", "", "the client's e-mail (the login)")
 	name := fs.String("name", "", `the client's name, "Prénom Nom"`)
 	role := fs.String("role", "", "tenant or owner")
@@ -57,7 +56,7 @@ func cmdIdentityInvite(action string, args []string) int {
 	fs.Var(&mandates, "mandate", "a management mandate of the owner (repeat the flag for several)")
 	from := fs.String("from", "", `send the invitation at this date (YYYY-MM-DD or "YYYY-MM-DD HH:MM", Europe/Paris) instead of now`)
 	printLink := fs.Bool("print-link", false, "also print the invitation link (a secret) on the terminal")
-	if code, done := parse(fs, args); done {
+	if code, done := parse(fs.FlagSet, args); done {
 		return code
 	}
 	r, err := identities.ParseRole(*role)
@@ -71,7 +70,7 @@ func cmdIdentityInvite(action string, args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle identities invite:", err)
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}
@@ -107,11 +106,10 @@ func cmdIdentityInvite(action string, args []string) int {
 }
 
 func cmdIdentityReinvite(action string, args []string) int {
-	fs := newFlags("identities reinvite", identitiesUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("identities reinvite", identitiesUsage)
 	email := fs.String("email", "", "the client's login e-mail")
 	printLink := fs.Bool("print-link", false, "also print the invitation link (a secret) on the terminal")
-	pos, code, done := parseInterleaved(fs, args)
+	pos, code, done := parseInterleaved(fs.FlagSet, args)
 	if done {
 		return code
 	}
@@ -122,7 +120,7 @@ func cmdIdentityReinvite(action string, args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle identities reinvite: name exactly one identity (--email E)")
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}
@@ -176,14 +174,10 @@ func scheduleDeactivation(ctx context.Context, cfg *config.Config, ref, at strin
 }
 
 func cmdIdentityScheduled(action string, args []string) int {
-	fs := newFlags("identities scheduled", identitiesUsage)
-	cfgPath := configFlag(fs)
-	if code, done := parse(fs, args); done {
+	fs := newCommand("identities scheduled", identitiesUsage)
+	cfg, code, done := fs.load(args)
+	if done {
 		return code
-	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -214,14 +208,10 @@ func cmdIdentityScheduled(action string, args []string) int {
 }
 
 func cmdIdentityRunScheduled(action string, args []string) int {
-	fs := newFlags("identities run-scheduled", identitiesUsage)
-	cfgPath := configFlag(fs)
-	if code, done := parse(fs, args); done {
+	fs := newCommand("identities run-scheduled", identitiesUsage)
+	cfg, code, done := fs.load(args)
+	if done {
 		return code
-	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -247,9 +237,8 @@ func cmdIdentityRunScheduled(action string, args []string) int {
 }
 
 func cmdIdentityCancel(action string, args []string) int {
-	fs := newFlags("identities cancel", identitiesUsage)
-	cfgPath := configFlag(fs)
-	pos, code, done := parseInterleaved(fs, args)
+	fs := newCommand("identities cancel", identitiesUsage)
+	pos, code, done := parseInterleaved(fs.FlagSet, args)
 	if done {
 		return code
 	}
@@ -262,7 +251,7 @@ func cmdIdentityCancel(action string, args []string) int {
 		fmt.Fprintf(os.Stderr, "passerelle identities cancel: %q is not an action number\n", pos[0])
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

@@ -15,11 +15,10 @@ import (
 )
 
 func cmdIdentityList(action string, args []string) int {
-	fs := newFlags("identities list", identitiesUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("identities list", identitiesUsage)
 	role := fs.String("role", "", "only this role (tenant or owner)")
 	lot := fs.String("lot", "", "only the identities holding this lot")
-	if code, done := parse(fs, args); done {
+	if code, done := parse(fs.FlagSet, args); done {
 		return code
 	}
 	if *role != "" {
@@ -30,7 +29,7 @@ func cmdIdentityList(action string, args []string) int {
 		}
 		*role = string(r)
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}
@@ -86,11 +85,10 @@ func dash(s string) string {
 }
 
 func cmdIdentityImport(action string, args []string) int {
-	fs := newFlags("identities import", identitiesUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("identities import", identitiesUsage)
 	file := fs.String("csv", "", "the CSV file to import")
 	dryRun := fs.Bool("dry-run", false, "say what would be done, change nothing, send nothing")
-	if code, done := parse(fs, args); done {
+	if code, done := parse(fs.FlagSet, args); done {
 		return code
 	}
 	if *file == "" {
@@ -108,7 +106,7 @@ func cmdIdentityImport(action string, args []string) int {
 		fmt.Fprintf(os.Stderr, "passerelle identities import: %s: %v\n", *file, err)
 		return 1
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

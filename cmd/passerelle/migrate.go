@@ -10,14 +10,10 @@ import (
 )
 
 func cmdMigrate(args []string) int {
-	fs := newFlags("migrate", "Apply River's and Passerelle's database migrations (safe to run from several replicas).")
-	cfgPath := configFlag(fs)
-	if code, done := parse(fs, args); done {
+	fs := newCommand("migrate", "Apply River's and Passerelle's database migrations (safe to run from several replicas).")
+	cfg, code, done := fs.load(args)
+	if done {
 		return code
-	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -41,10 +41,9 @@ func cmdNotifications(args []string) int {
 		}
 		return 2
 	}
-	fs := newFlags("notifications failed", notificationsUsage)
-	cfgPath := configFlag(fs)
+	fs := newCommand("notifications failed", notificationsUsage)
 	limit := fs.Int("limit", 50, "at most this many")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.FlagSet.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -52,7 +51,7 @@ func cmdNotifications(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, ok := notificationsDB(ctx, *cfgPath)
+	pool, ok := notificationsDB(ctx, fs)
 	if !ok {
 		return 1
 	}
@@ -73,9 +72,8 @@ func cmdNotifications(args []string) int {
 }
 
 func cmdWebhooks(args []string) int {
-	fs := newFlags("notifications "+args[0], notificationsUsage)
-	cfgPath := configFlag(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	fs := newCommand("notifications "+args[0], notificationsUsage)
+	if err := fs.FlagSet.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
@@ -87,7 +85,7 @@ func cmdWebhooks(args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pool, ok := notificationsDB(ctx, *cfgPath)
+	pool, ok := notificationsDB(ctx, fs)
 	if !ok {
 		return 1
 	}
@@ -132,8 +130,8 @@ func cmdWebhooks(args []string) int {
 
 // notificationsDB loads the configuration and opens its database (errors
 // printed).
-func notificationsDB(ctx context.Context, cfgPath string) (*pgxpool.Pool, bool) {
-	cfg, ok := loadConfig(cfgPath)
+func notificationsDB(ctx context.Context, fs cmdFlags) (*pgxpool.Pool, bool) {
+	cfg, ok := fs.config()
 	if !ok {
 		return nil, false
 	}

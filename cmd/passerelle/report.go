@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,17 +36,16 @@ answered in time and the median answer time, counted as the deadline counts it
   --csv           RFC 4180 CSV (UTF-8, comma, header line) instead of tables`
 
 func cmdReport(args []string) int {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs := newCommand("report", reportSummary)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "Usage: passerelle report sla --from DATE --to DATE [--csv] [options]\n\n%s\n\nOptions:\n", reportSummary)
 		fs.PrintDefaults()
 	}
-	cfgPath := configFlag(fs)
 	fromS := fs.String("from", "", "first day, YYYY-MM-DD (required)")
 	toS := fs.String("to", "", "last day, included, YYYY-MM-DD (required)")
 	asCSV := fs.Bool("csv", false, "write CSV instead of tables")
 	atS := fs.String("at", "", "count as of this instant instead of now (YYYY-MM-DD HH:MM, agency time)")
-	pos, code, done := parseInterleaved(fs, args)
+	pos, code, done := parseInterleaved(fs.FlagSet, args)
 	if done {
 		return code
 	}
@@ -60,7 +58,7 @@ func cmdReport(args []string) int {
 		fmt.Fprintln(os.Stderr, "passerelle report sla: --from and --to are required, such as --from 2026-01-01 --to 2026-12-31")
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

@@ -16,15 +16,14 @@ import (
 )
 
 func cmdResync(args []string) int {
-	fs := newFlags("resync", "Queue again the mirroring of everything not in Redmine yet: requests without an issue (clearing\ntheir recorded error) and client messages or closings not mirrored. Run it after fixing the cause\nof a permanent error that `passerelle check --live` reported. A running `passerelle serve` does the work.\n\nUsage: passerelle resync [--config FILE] [REF...]")
-	cfgPath := configFlag(fs)
+	fs := newCommand("resync", "Queue again the mirroring of everything not in Redmine yet: requests without an issue (clearing\ntheir recorded error) and client messages or closings not mirrored. Run it after fixing the cause\nof a permanent error that `passerelle check --live` reported. A running `passerelle serve` does the work.\n\nUsage: passerelle resync [--config FILE] [REF...]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	cfg, ok := loadConfig(*cfgPath)
+	cfg, ok := fs.config()
 	if !ok {
 		return 1
 	}

@@ -18,14 +18,10 @@ import (
 )
 
 func cmdServe(args []string) int {
-	fs := newFlags("serve", "Run the customer-space API, the Redmine and inbound hooks, and the sync workers.\nStops cleanly on SIGTERM or SIGINT; SIGHUP reloads the configuration.")
-	cfgPath := configFlag(fs)
-	if code, done := parse(fs, args); done {
+	fs := newCommand("serve", "Run the customer-space API, the Redmine and inbound hooks, and the sync workers.\nStops cleanly on SIGTERM or SIGINT; SIGHUP reloads the configuration.")
+	cfg, code, done := fs.load(args)
+	if done {
 		return code
-	}
-	cfg, ok := loadConfig(*cfgPath)
-	if !ok {
-		return 1
 	}
 	log := newLogger(cfg.LogLevel)
 	if err := serve(cfg, log); err != nil {

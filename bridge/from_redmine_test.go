@@ -485,10 +485,15 @@ func TestIdlePollAfterABurstCostsOneRequest(t *testing.T) {
 			burstEnd = is.UpdatedOn
 		}
 	}
+	// Let the burst get older than the 2 s overlap, on Redmine's clock, before
+	// the poll that reads it: that poll's time less a second is the cursor the
+	// next one reads from (less the overlap). Sleeping after it instead left the
+	// burst's last ~3 s in the first idle poll's window: a second page as soon
+	// as those and the other writers' changes reached 100.
+	time.Sleep(4 * time.Second)
 	if st := h.poll(); st.Pages < 2 || st.Listed < 105 {
 		t.Fatalf("the burst poll listed %d issues in %d pages", st.Listed, st.Pages)
 	}
-	time.Sleep(4 * time.Second) // let the burst get older than the 2 s overlap, on Redmine's clock
 	for i := 0; i < 2; i++ {
 		before := h.net.calls.Load()
 		st := h.poll()

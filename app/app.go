@@ -69,6 +69,9 @@ type Options struct {
 	Workers           int
 	MaxRetryDelay     time.Duration
 	FetchPollInterval time.Duration
+	// NoPeriodic runs no periodic job (the poll, the sweeps, the deadline
+	// watch): for tests that drive them by hand (bridge.Config.NoPeriodic).
+	NoPeriodic bool
 }
 
 // App is one running daemon.
@@ -144,7 +147,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	}
 	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
 		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
-		Clients: directory, Jobs: []bridge.JobSet{ids}, Registerer: a.registry})
+		NoPeriodic: opts.NoPeriodic, Clients: directory, Jobs: []bridge.JobSet{ids}, Registerer: a.registry})
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -203,3 +206,6 @@ func (a *App) Gatherer() prometheus.Gatherer { return a.registry }
 
 // Pool is the database pool.
 func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// Store is the customer space's store (requests, messages, their history).
+func (a *App) Store() *espaceclient.Store { return a.store }

@@ -123,9 +123,9 @@ func TestRedmineHookAuthentic(t *testing.T) {
 	}{
 		{"token in url", "/hooks/redmine?token=s3cret", nil, true},
 		{"token in header", "/hooks/redmine", map[string]string{"X-Passerelle-Token": "s3cret"}, true},
-		{"hmac signature", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": "sha256=" + hmacHex("s3cret", body)}, true},
-		{"signature of another body", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": "sha256=" + hmacHex("s3cret", []byte("{}"))}, false},
-		{"signature without prefix", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": hmacHex("s3cret", body)}, false},
+		{"hmac signature", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": "sha256=" + HMACHex("s3cret", body)}, true},
+		{"signature of another body", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": "sha256=" + HMACHex("s3cret", []byte("{}"))}, false},
+		{"signature without prefix", "/hooks/redmine", map[string]string{"X-Redmine-Signature-256": HMACHex("s3cret", body)}, false},
 		{"bad signature overrides good token", "/hooks/redmine?token=s3cret", map[string]string{"X-Redmine-Signature-256": "sha256=00"}, false},
 		{"wrong token", "/hooks/redmine?token=s3cre", nil, false},
 		{"nothing", "/hooks/redmine", nil, false},

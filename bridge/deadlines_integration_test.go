@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -126,10 +126,10 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 		c.Deadlines.Escalation.Cc = []string{"direction@agence.test"}
 	}})
 	clock := &testClock{t: time.Now()}
-	h.bridge.cfg.Now = clock.Now
+	h.bridge.SetNow(clock.Now)
 	h.start()
 	ctx := context.Background()
-	cfg := h.holder.Get()
+	cfg := h.app.Config()
 	dueCF := cfg.Redmine.CustomFields.ResponseDue
 	if dueCF == 0 {
 		t.Fatal("the stack's config must set redmine.custom_fields.response_due")
@@ -318,7 +318,7 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Bonjour, le plombier passe demain matin."}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	tenant.call("GET", "/api/v1/requests/"+r.ID, nil, nil, &api)
@@ -361,13 +361,13 @@ func TestDeadlineWarnedOnceEscalatedOnceThenStoppedByStaffAnswer(t *testing.T) {
 func TestClientFollowUpMovesTheDueTime(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
-	cfg := h.holder.Get()
+	cfg := h.app.Config()
 	tenant, r, issueID := h.mirrored("autre")
 	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: "Bonjour, pouvez-vous préciser ?"}); err != nil {
 		t.Fatal(err)
 	}
 	// As a webhook nudge would (the poller's path is tested elsewhere).
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	var api struct {
@@ -419,12 +419,12 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 		c.Deadlines.Escalation.PrivateNote = &no
 	}})
 	clock := &testClock{t: time.Now()}
-	h.bridge.cfg.Now = clock.Now
+	h.bridge.SetNow(clock.Now)
 	h.start()
 	ctx := context.Background()
 	_, r, _ := h.mirrored("autre")
 	hist, _ := h.store.RequestHistory(ctx, r.ID)
-	rd, _ := deadlines.ComputeRequestDeadlines(h.holder.Get(), hist)
+	rd, _ := deadlines.ComputeRequestDeadlines(h.app.Config(), hist)
 	answer, ok := rd.NextAnswer()
 	if !ok {
 		t.Fatal("no answer deadline")
@@ -447,9 +447,9 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 		t.Fatalf("%d e-mails while the server is down", n)
 	}
 
-	up := *h.holder.Get()
+	up := *h.app.Config()
 	up.SMTP.Addr = env[0]
-	h.holder.Set(&up)
+	h.reload(&up)
 	h.waitFor("escalation sent once the server is back", 60*time.Second, func() bool {
 		a, _ := h.alert(r.ID, answer.ID, deadlines.AlertEscalation)
 		return a.state == "done"

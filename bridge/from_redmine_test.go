@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/espaceclient"
 	"passerelle/redmine"
@@ -24,7 +25,7 @@ func (h *harness) mirrored(category string) (*client, apiRequest, redmine.IssueI
 	return tenant, r, h.waitMirrored(tenant, r.ID)
 }
 
-func (h *harness) poll() PollStats {
+func (h *harness) poll() bridge.PollStats {
 	h.t.Helper()
 	st, err := h.bridge.PollOnce(context.Background())
 	if err != nil {
@@ -90,7 +91,7 @@ func TestStaffNoteAndStatusFlowBackOncePrivateNeverAppears(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		h.poll()
 	}
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	again := tenant.get(r.ID)
@@ -235,7 +236,7 @@ func TestSignedNativeWebhookIsAccepted(t *testing.T) {
 	}
 	body := []byte(fmt.Sprintf(`{"type":"issue.updated","data":{"issue":{"id":%d}}}`, issueID))
 	req, _ := http.NewRequest("POST", h.srv.URL+"/hooks/redmine", bytes.NewReader(body))
-	req.Header.Set("X-Redmine-Signature-256", "sha256="+hmacHex(h.cfg.Webhooks.RedmineSecret.Reveal(), body))
+	req.Header.Set("X-Redmine-Signature-256", "sha256="+bridge.HMACHex(h.cfg.Webhooks.RedmineSecret.Reveal(), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -484,10 +485,15 @@ func TestIdlePollAfterABurstCostsOneRequest(t *testing.T) {
 			burstEnd = is.UpdatedOn
 		}
 	}
+	// Let the burst get older than the 2 s overlap, on Redmine's clock, before
+	// the poll that reads it: that poll's time less a second is the cursor the
+	// next one reads from (less the overlap). Sleeping after it instead left the
+	// burst's last ~3 s in the first idle poll's window: a second page as soon
+	// as those and the other writers' changes reached 100.
+	time.Sleep(4 * time.Second)
 	if st := h.poll(); st.Pages < 2 || st.Listed < 105 {
 		t.Fatalf("the burst poll listed %d issues in %d pages", st.Listed, st.Pages)
 	}
-	time.Sleep(4 * time.Second) // let the burst get older than the 2 s overlap, on Redmine's clock
 	for i := 0; i < 2; i++ {
 		before := h.net.calls.Load()
 		st := h.poll()
@@ -499,7 +505,7 @@ func TestIdlePollAfterABurstCostsOneRequest(t *testing.T) {
 	// less the overlap, which must be after the burst's last change. (Not
 	// st.Listed == 0: the other packages' tests write into the same Redmine
 	// project meanwhile, and their issues are rightly listed.)
-	cursor, ok, err := h.bridge.sync.cursor(ctx, issuesCursor)
+	cursor, ok, err := h.bridge.IssuesCursor(ctx)
 	if err != nil || !ok {
 		t.Fatalf("no poll cursor after the idle polls (ok=%v): %v", ok, err)
 	}

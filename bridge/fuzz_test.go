@@ -38,7 +38,7 @@ func FuzzIssueIDFromHook(f *testing.F) {
 // only the secret (as token or HMAC signature) and never a prefix of it.
 func FuzzRedmineHookAuth(f *testing.F) {
 	const secret = "s3cret-0123456789abcdef0123456789"
-	f.Add("sha256="+hmacHex(secret, []byte(`{"issue":{"id":1}}`)), "", "", []byte(`{"issue":{"id":1}}`))
+	f.Add("sha256="+HMACHex(secret, []byte(`{"issue":{"id":1}}`)), "", "", []byte(`{"issue":{"id":1}}`))
 	f.Add("", secret, "", []byte(`{}`))
 	f.Add("", "", "token="+secret+"&token=x", []byte(`{}`))
 	f.Add("sha256=zz", secret, "", []byte(nil))
@@ -61,7 +61,7 @@ func FuzzRedmineHookAuth(f *testing.F) {
 			token = r.URL.Query().Get("token")
 		}
 		if sigHeader != "" {
-			if sigHeader != "sha256="+hmacHex(secret, body) && !strings.EqualFold(sigHeader, "sha256="+hmacHex(secret, body)) {
+			if sigHeader != "sha256="+HMACHex(secret, body) && !strings.EqualFold(sigHeader, "sha256="+HMACHex(secret, body)) {
 				t.Fatalf("signature %q accepted", sigHeader)
 			}
 		} else if token != secret {

@@ -1,11 +1,8 @@
-package bridge
+package bridge_test
 
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,27 +21,33 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
+	"passerelle/app"
+	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/espaceclient"
 	"passerelle/internal/testenv"
-	"passerelle/kratos"
 	"passerelle/kratos/kratostest"
 	"passerelle/redmine"
 )
 
 // harness runs the real thing against the stack's Redmine, Kratos and a
-// fresh PostgreSQL database: the customer-space API and the hooks on an
-// httptest server, and the bridge's workers.
+// fresh PostgreSQL database: the daemon as serve builds it (app.New: the
+// customer-space API, the pages and the hooks on an httptest server, and the
+// bridge's workers), with no periodic job (the tests drive the poll).
 type harness struct {
-	t      testing.TB
-	cfg    *config.Config
-	holder *config.Holder
+	t   testing.TB
+	cfg *config.Config
+	app *app.App
+	// pool is the test database; store and bridge are the app's.
+	pool   *pgxpool.Pool
 	store  *espaceclient.Store
-	bridge *Bridge
+	bridge *bridge.Bridge
 	srv    *httptest.Server
-	// rm is the bridge's own client (sync user); staff and admin act as people.
+	// rm is a client of the sync user through net (the bridge's own is
+	// built by app); staff and admin act as people.
 	rm, staff, admin *redmine.Client
 	// net counts and breaks the bridge's calls to Redmine.
 	net *faultTransport
@@ -70,7 +73,7 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 		opts.mutateConfig(cfg)
 	}
 	pool, _ := testenv.NewPool(t)
-	h := &harness{t: t, cfg: cfg, holder: config.NewHolder(cfg), store: espaceclient.NewStore(pool)}
+	h := &harness{t: t, cfg: cfg, pool: pool}
 	h.net = &faultTransport{next: http.DefaultTransport}
 	h.rm = redmine.New(redmine.Config{URL: env[1], APIKey: env[2], Transport: h.net})
 	h.staff = redmine.New(redmine.Config{URL: env[1], APIKey: env[3]})
@@ -80,18 +83,14 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 	if !testing.Verbose() {
 		log.SetOutput(io.Discard)
 	}
-	h.bridge, err = New(Config{Holder: h.holder, Pool: pool, Store: h.store, Redmine: h.rm, Log: log,
+	h.app, err = app.New(context.Background(), app.Options{Config: cfg, Log: log, Pool: pool, RedmineTransport: h.net,
 		NoPeriodic: true, MaxRetryDelay: time.Second, FetchPollInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := espaceclient.NewService(h.store, h.holder, h.bridge.Outbox(), time.Now)
-	svc.SetDueLabel(h.bridge.Deadlines().DueLabel)
-	mux := http.NewServeMux()
-	espaceclient.NewAPI(svc, kratos.NewSessions(cfg.Kratos.PublicURL, nil), log).Register(mux)
-	espaceclient.NewInbound(svc, kratos.NewDirectory(cfg.Kratos.AdminURL, nil), log).Register(mux)
-	NewHooks(h.bridge, h.holder, log).Register(mux)
-	h.srv = httptest.NewServer(mux)
+	t.Cleanup(h.app.Close)
+	h.store, h.bridge = h.app.Store(), h.app.Bridge()
+	h.srv = httptest.NewServer(h.app.Handler())
 	t.Cleanup(h.srv.Close)
 	if !opts.noStart {
 		h.start()
@@ -100,16 +99,23 @@ func newHarness(t testing.TB, opts harnessOpts) *harness {
 }
 
 func (h *harness) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := h.bridge.Start(ctx); err != nil {
+	if err := h.app.Start(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer scancel()
-		_ = h.bridge.Stop(sctx)
-		cancel()
+		_ = h.app.Stop(sctx)
 	})
+}
+
+// reload puts c in force as a SIGHUP would (App.Reload); the test fails if
+// it is refused.
+func (h *harness) reload(c *config.Config) {
+	h.t.Helper()
+	if err := h.app.Reload(c); err != nil {
+		h.t.Fatalf("reload refused: %v", err)
+	}
 }
 
 // client is a customer-space user with a real Kratos session.
@@ -327,9 +333,3 @@ func failFirst(calls *atomic.Int32) func(any) error {
 
 // nameHint is a fragment of the display name Kratos test clients get.
 func (c *client) nameHint() string { return "(locataire)" }
-
-func hmacHex(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
-}

@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -73,7 +73,7 @@ func TestPrivateNoteAttachmentStaysInternal(t *testing.T) {
 
 	h.poll()
 	h.poll()
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	got := tenant.get(r.ID)

@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 func TestPurgeKeepsOnlyRecentInboundDeliveries(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	ctx := context.Background()
-	pool := h.bridge.cfg.Pool
+	pool := h.pool
 	rows := []struct {
 		id, age string
 		kept    bool
@@ -25,7 +25,7 @@ func TestPurgeKeepsOnlyRecentInboundDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := h.bridge.purge(ctx); err != nil {
+	if err := h.bridge.Purge(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range rows {

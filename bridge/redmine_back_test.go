@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 func TestRedmineBackWakesTheJobsThatWaited(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
-	pool := h.bridge.cfg.Pool
+	pool := h.pool
 	c := h.newClient(config.RoleTenant, []string{"A-102"}, nil)
 
 	h.net.down.Store(true)
@@ -47,7 +47,7 @@ func TestRedmineBackWakesTheJobsThatWaited(t *testing.T) {
 		{"successful poll after the failed one (nothing left waiting)", nil, 0},
 	}
 	for i, st := range steps {
-		got, err := h.bridge.afterPoll(ctx, st.pollErr)
+		got, err := h.bridge.AfterPoll(ctx, st.pollErr)
 		if err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}

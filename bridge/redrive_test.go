@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 func TestRedriveFindsOnlyRequestsNobodyWorksOn(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	ctx := context.Background()
-	pool := h.bridge.cfg.Pool
+	pool := h.pool
 	c := h.newClient(config.RoleTenant, []string{"A-101"}, nil)
 
 	// dead makes the request look like a SIGKILL left it: its wake-up job
@@ -87,7 +87,7 @@ func TestRedriveFindsOnlyRequestsNobodyWorksOn(t *testing.T) {
 			r := c.create(map[string]string{"category": "autre", "subject": "Fuite : " + tc.name, "body": "Fuite sous l'évier."})
 			undo := tc.arrange(t, r.ID)
 			defer undo()
-			ids, err := h.bridge.sync.strandedRequests(ctx, redriveGrace, redriveBatch)
+			ids, err := h.bridge.StrandedRequests(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,11 +116,11 @@ func TestRedriveFindsOnlyRequestsNobodyWorksOn(t *testing.T) {
 	// The sweep queues each once; the workers then mirror each once,
 	// although the dead jobs are still "running" (River would rescue them
 	// only after JobTimeout).
-	n, err := h.bridge.redrive(ctx)
+	n, err := h.bridge.Redrive(ctx)
 	if err != nil || n != len(strandedIDs) {
 		t.Fatalf("redrive: %d, %v; want %d requests queued", n, err, len(strandedIDs))
 	}
-	if n, err := h.bridge.redrive(ctx); err != nil || n != 0 {
+	if n, err := h.bridge.Redrive(ctx); err != nil || n != 0 {
 		t.Fatalf("second sweep: %d, %v; want 0 (the wake-up is queued)", n, err)
 	}
 	h.start()

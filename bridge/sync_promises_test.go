@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 // Regression tests for the sync review of 2026-12-02 (shared/reviews/sync-2026-12-02.md), Redmine → client and
 // issue creation; sync_promises_outbox_test.go has the client → Redmine ones (split to stay under ~500 lines a file).
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/deadlines"
 	"passerelle/deadlines/sla"
@@ -32,7 +33,7 @@ func (h *harness) settled(requestID string) {
 		if n, err := h.store.PendingClientActions(ctx, requestID, time.Time{}); err != nil || n > 0 {
 			return false
 		}
-		ok, err := h.bridge.sync.withRequestLock(ctx, requestID, func() error { return nil })
+		ok, err := h.bridge.WithRequestLock(ctx, requestID, func() error { return nil })
 		return err == nil && ok
 	})
 }
@@ -81,7 +82,7 @@ func TestSyncSameSecondChangesBothReachClient(t *testing.T) {
 		if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: noteA}); err != nil {
 			t.Fatal(err)
 		}
-		if err := h.bridge.refreshIssue(ctx, issueID); err != nil { // a fetch (webhook nudge) applies A
+		if err := h.bridge.RefreshIssue(ctx, issueID); err != nil { // a fetch (webhook nudge) applies A
 			t.Fatal(err)
 		}
 		if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: noteB}); err != nil {
@@ -145,7 +146,7 @@ func TestSyncStatusEventsAreNeitherBackdatedNorDuplicated(t *testing.T) {
 	tenant.postMessage(r.ID, follow)
 	h.settled(r.ID)
 	h.poll()
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil { // every journal read once more
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil { // every journal read once more
 		t.Fatal(err)
 	}
 	got := tenant.get(r.ID)
@@ -181,14 +182,14 @@ func TestSyncStaffAnswerBeforeAdoptionReachesClient(t *testing.T) {
 	answer := "Bonjour, le plombier passe lundi (réponse écrite avant l'adoption)."
 	inProgress := h.statusID("In Progress")
 	var calls atomic.Int32
-	h.bridge.crashes.afterIssueCreated = func(x any) error {
+	h.bridge.SetCrashAfterIssueCreated(func(x any) error {
 		if calls.Add(1) > 1 {
 			return nil
 		}
 		req := x.(espaceclient.Request)
 		found, err := h.admin.FindByCustomField(ctx, h.cfg.Redmine.CustomFields.Reference, req.Reference, 0)
 		if err != nil || len(found) != 1 {
-			t.Errorf("finding the new issue: %v %v", err, issueIDs(found))
+			t.Errorf("finding the new issue: %v %v", err, bridge.IssueIDs(found))
 			return errInjected
 		}
 		if err := h.staff.UpdateIssue(ctx, found[0].ID, redmine.IssueUpdate{Notes: answer, StatusID: inProgress}); err != nil {
@@ -205,11 +206,11 @@ func TestSyncStaffAnswerBeforeAdoptionReachesClient(t *testing.T) {
 		if _, err := h.bridge.PollOnce(ctx); err != nil {
 			t.Error(err)
 		}
-		if cur, _, err := h.bridge.sync.cursor(ctx, issuesCursor); err != nil || !cur.Add(-overlap).After(answered.UpdatedOn) {
+		if cur, _, err := h.bridge.IssuesCursor(ctx); err != nil || !cur.Add(-overlap).After(answered.UpdatedOn) {
 			t.Errorf("premise: the next poll would still list the answered issue (cursor %s, overlap %s, answer %s, %v)", cur, overlap, answered.UpdatedOn, err)
 		}
 		return errInjected
-	}
+	})
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "autre", "subject": "Fuite sous l'évier", "body": "Ça goutte."})
@@ -231,7 +232,7 @@ func TestSyncStaffAnswerBeforeAdoptionReachesClient(t *testing.T) {
 		t.Errorf("due_at %s: the request is answered, no first-answer deadline may run (it would escalate)", req.DueAt)
 	}
 	h.poll()
-	if err := h.bridge.refreshIssue(ctx, issueID); err != nil {
+	if err := h.bridge.RefreshIssue(ctx, issueID); err != nil {
 		t.Fatal(err)
 	}
 	if n := countMessages(tenant.get(r.ID), "message", answer); n != 1 {
@@ -279,7 +280,7 @@ func TestSyncStaffAnswerAfterFollowUpAnswersItWhateverTheClocks(t *testing.T) {
 	if !moved {
 		t.Fatalf("premise: the reply's journal should come after the follow-up's journal %d", *fmsg.RedmineJournalID)
 	}
-	ok, err := h.bridge.sync.withRequestLock(ctx, r.ID, func() error { return h.bridge.applyIssue(ctx, r.ID, is) })
+	ok, err := h.bridge.WithRequestLock(ctx, r.ID, func() error { return h.bridge.ApplyIssue(ctx, r.ID, is) })
 	if err != nil || !ok {
 		t.Fatalf("applying the issue: locked=%v %v", ok, err)
 	}
@@ -357,7 +358,7 @@ func TestSyncRerunAfterDatabaseRewindAdoptsTheIssue(t *testing.T) {
 	}
 	if second != first || len(found) != 1 || found[0].ID != first {
 		t.Errorf("after the rewind the request is issue %d (was %d); Redmine issues with %s: %v, want exactly [%d]",
-			second, first, r.Reference, issueIDs(found), first)
+			second, first, r.Reference, bridge.IssueIDs(found), first)
 	}
 	if n := countMessages(tenant.get(r.ID), "ack", ""); n != 1 {
 		t.Errorf("%d acknowledgments in the thread, want 1", n)

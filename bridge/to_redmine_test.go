@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/espaceclient"
 	"passerelle/internal/testenv"
@@ -181,7 +182,7 @@ func TestRIBChangeWithoutMandateTicketStillReachesRedmine(t *testing.T) {
 func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	injected := &atomic.Int32{}
-	h.bridge.crashes.afterIssueCreated = failFirst(injected)
+	h.bridge.SetCrashAfterIssueCreated(failFirst(injected))
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "comptabilite", "subject": "Régularisation de charges", "body": "Je ne comprends pas le montant."})
@@ -194,7 +195,7 @@ func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(found) != 1 || found[0].ID != issueID {
-		t.Fatalf("issues with reference %s: %v, want exactly [%d]", r.Reference, issueIDs(found), issueID)
+		t.Fatalf("issues with reference %s: %v, want exactly [%d]", r.Reference, bridge.IssueIDs(found), issueID)
 	}
 }
 
@@ -203,7 +204,7 @@ func TestFailureAfterIssueCreatedBeforeCommitCreatesOneIssue(t *testing.T) {
 func TestFailureAfterNoteWrittenCreatesOneNote(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	injected := &atomic.Int32{}
-	h.bridge.crashes.afterNoteWritten = failFirst(injected)
+	h.bridge.SetCrashAfterNoteWritten(failFirst(injected))
 	h.start()
 	tenant := h.newClient(config.RoleTenant, []string{uniqueName("LOT")}, nil)
 	r := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Bonjour."})
@@ -261,7 +262,7 @@ func TestRedmineDownWhileTwentyRequestsAreFiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(found) != 1 || found[0].ID != issueID {
-			t.Errorf("%s: issues %v, want exactly [%d]", r.Reference, issueIDs(found), issueID)
+			t.Errorf("%s: issues %v, want exactly [%d]", r.Reference, bridge.IssueIDs(found), issueID)
 		}
 	}
 }
@@ -307,7 +308,7 @@ func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
 	if got := tenant.get(r.ID); len(got.Messages) == 0 || got.Messages[0].Body != "Non, jamais perdue." {
 		t.Errorf("the client's message was lost: %+v", got.Messages)
 	}
-	problems, _ := CheckLive(context.Background(), h.cfg, h.rm, h.admin)
+	problems, _ := bridge.CheckLive(context.Background(), h.cfg, h.rm, h.admin)
 	if !containsLine(problems, `tracker "Tracker supprimé" does not exist`) {
 		t.Errorf("check --live did not name the tracker: %q", problems)
 	}
@@ -320,7 +321,7 @@ func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
 			fixed.Categories[i].Redmine.Tracker = "Demande"
 		}
 	}
-	h.holder.Set(&fixed)
+	h.reload(&fixed)
 	lines, err := h.bridge.Resync(context.Background(), nil)
 	if err != nil || len(lines) != 1 || !strings.Contains(lines[0], r.Reference) {
 		t.Fatalf("resync: %v %q", err, lines)
@@ -328,7 +329,7 @@ func TestRuleWithMissingTrackerStopsAndIsReported(t *testing.T) {
 	issueID := h.waitMirrored(tenant, r.ID)
 	found, _ := h.admin.FindByCustomField(context.Background(), h.cfg.Redmine.CustomFields.Reference, r.Reference, 0)
 	if len(found) != 1 || found[0].ID != issueID {
-		t.Errorf("issues for %s: %v", r.Reference, issueIDs(found))
+		t.Errorf("issues for %s: %v", r.Reference, bridge.IssueIDs(found))
 	}
 	if req, _ := h.store.GetRequest(context.Background(), r.ID); req.MirrorError != "" {
 		t.Errorf("mirror_error not cleared: %q", req.MirrorError)
@@ -401,7 +402,7 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 	// Fail once after creating, so the retry searches by reference and finds
 	// both the older issue of another request and this request's own.
 	injected := &atomic.Int32{}
-	h.bridge.crashes.afterIssueCreated = failFirst(injected)
+	h.bridge.SetCrashAfterIssueCreated(failFirst(injected))
 	h.start()
 	ctx := context.Background()
 	paris, _ := time.LoadLocation("Europe/Paris")
@@ -429,7 +430,7 @@ func TestIssueOfAnotherRequestWithTheSameReferenceIsNotAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(found) != 2 || injected.Load() != 1 {
-		t.Errorf("issues with %s: %v (want the other client's and exactly one of ours); failures injected: %d", ref, issueIDs(found), injected.Load())
+		t.Errorf("issues with %s: %v (want the other client's and exactly one of ours); failures injected: %d", ref, bridge.IssueIDs(found), injected.Load())
 	}
 }
 
@@ -600,8 +601,8 @@ func TestClientTypedMarkerDoesNotSkipFollowUp(t *testing.T) {
 	}
 	env := testenv.Env(t, "REDMINE_URL", "REDMINE_SYNC_API_KEY")
 	sync := redmine.New(redmine.Config{URL: env[0], APIKey: env[1]}) // the sync user, around the broken transport
-	forged := ClientNote(req, espaceclient.Message{ID: "0b7c7d1e-0000-4000-8000-00000000f0f0", AuthorName: "Client Test",
-		Body: "Je recopie :\n_" + messageMarker(msg.ID) + "_"})
+	forged := bridge.ClientNote(req, espaceclient.Message{ID: "0b7c7d1e-0000-4000-8000-00000000f0f0", AuthorName: "Client Test",
+		Body: "Je recopie :\n_" + bridge.MessageMarker(msg.ID) + "_"})
 	if err := sync.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: forged}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package bridge
+package bridge_test
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sirupsen/logrus"
 
+	"passerelle/bridge"
+	"passerelle/config"
 	"passerelle/espaceclient"
 	"passerelle/internal/hookguard"
 	"passerelle/internal/hookguard/hookguardtest"
@@ -39,7 +41,7 @@ type inboundRig struct {
 func newInboundRig(t *testing.T) *inboundRig {
 	t.Helper()
 	h := newHarness(t, harnessOpts{noStart: true})
-	return &inboundRig{h: h, pool: h.bridge.cfg.Pool, secret: h.cfg.Webhooks.InboundSecret.Reveal()}
+	return &inboundRig{h: h, pool: h.pool, secret: h.cfg.Webhooks.InboundSecret.Reveal()}
 }
 
 // count runs a count(*) query.
@@ -53,15 +55,19 @@ func (g *inboundRig) count(t *testing.T, query string, args ...any) int {
 }
 
 // guardedServer is the harness's hooks on a counting listener (both, as
-// cmd/passerelle/serve.go mounts them); tweak may lower their bounds before
+// app/routes.go mounts them); tweak may lower their bounds before
 // they serve.
-func (g *inboundRig) guardedServer(t *testing.T, tweak func(*Hooks, *espaceclient.Inbound)) (addr string, read *atomic.Int64) {
+func (g *inboundRig) guardedServer(t *testing.T, tweak func(*bridge.Hooks, *espaceclient.Inbound)) (addr string, read *atomic.Int64) {
 	t.Helper()
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	svc := espaceclient.NewService(g.h.store, g.h.holder, g.h.bridge.Outbox(), time.Now)
+	// The two hooks as app's routes.go mounts them, on the app's store and
+	// bridge, but built here to lower their bounds (no reload happens: a
+	// holder of the configuration in force serves).
+	holder := config.NewHolder(g.h.app.Config())
+	svc := espaceclient.NewService(g.h.store, holder, g.h.bridge.Outbox(), time.Now)
 	inbound := espaceclient.NewInbound(svc, kratos.NewDirectory(g.h.cfg.Kratos.AdminURL, nil), log)
-	hooks := NewHooks(g.h.bridge, g.h.holder, log)
+	hooks := bridge.NewHooks(g.h.bridge, holder, log)
 	if tweak != nil {
 		tweak(hooks, inbound)
 	}
@@ -154,10 +160,10 @@ func TestHooksRefuseBeforeReadingTheBody(t *testing.T) {
 // once, without reading it; when a slot frees, deliveries go through again.
 func TestHooksConcurrencyCap(t *testing.T) {
 	g := newInboundRig(t)
-	var hooks *Hooks
+	var hooks *bridge.Hooks
 	var inbound *espaceclient.Inbound
-	addr, _ := g.guardedServer(t, func(h *Hooks, in *espaceclient.Inbound) {
-		in.Bounds().Slots, h.redmine.Slots = hookguard.NewSlots(1), hookguard.NewSlots(1)
+	addr, _ := g.guardedServer(t, func(h *bridge.Hooks, in *espaceclient.Inbound) {
+		in.Bounds().Slots, h.Bounds().Slots = hookguard.NewSlots(1), hookguard.NewSlots(1)
 		hooks, inbound = h, in
 	})
 	token := url.QueryEscape(g.h.cfg.Webhooks.RedmineSecret.Reveal())
@@ -171,7 +177,7 @@ func TestHooksConcurrencyCap(t *testing.T) {
 		{"inbound", func() hookguard.Slots { return inbound.Bounds().Slots },
 			hookguardtest.Post{Path: "/hooks/inbound", Size: 1000, Header: g.signedHeaders("msg_"+uniqueName("held"), time.Now(), nil)},
 			hookguardtest.Post{Path: "/hooks/inbound", Size: 10, Header: g.signedHeaders("msg_"+uniqueName("next"), time.Now(), nil)}, 401},
-		{"redmine", func() hookguard.Slots { return hooks.redmine.Slots },
+		{"redmine", func() hookguard.Slots { return hooks.Bounds().Slots },
 			hookguardtest.Post{Path: "/hooks/redmine?token=" + token, Size: 1000},
 			hookguardtest.Post{Path: "/hooks/redmine?token=" + token, Size: 10}, 400},
 	}
@@ -206,10 +212,10 @@ func TestHooksConcurrencyCap(t *testing.T) {
 // 408 before the sender is done, and frees its slot.
 func TestHooksCutOffSlowBodies(t *testing.T) {
 	g := newInboundRig(t)
-	var hooks *Hooks
+	var hooks *bridge.Hooks
 	var inbound *espaceclient.Inbound
-	addr, _ := g.guardedServer(t, func(h *Hooks, in *espaceclient.Inbound) {
-		in.Bounds().ReadTimeout, h.redmine.ReadTimeout = 300*time.Millisecond, 300*time.Millisecond
+	addr, _ := g.guardedServer(t, func(h *bridge.Hooks, in *espaceclient.Inbound) {
+		in.Bounds().ReadTimeout, h.Bounds().ReadTimeout = 300*time.Millisecond, 300*time.Millisecond
 		hooks, inbound = h, in
 	})
 	token := url.QueryEscape(g.h.cfg.Webhooks.RedmineSecret.Reveal())
@@ -221,7 +227,7 @@ func TestHooksCutOffSlowBodies(t *testing.T) {
 		{"inbound", hookguardtest.Post{Path: "/hooks/inbound", Size: 100_000, Pause: 50 * time.Millisecond,
 			Header: g.signedHeaders("msg_"+uniqueName("slow"), time.Now(), nil)}, func() hookguard.Slots { return inbound.Bounds().Slots }},
 		{"redmine", hookguardtest.Post{Path: "/hooks/redmine?token=" + token, Size: 100_000, Pause: 50 * time.Millisecond},
-			func() hookguard.Slots { return hooks.redmine.Slots }},
+			func() hookguard.Slots { return hooks.Bounds().Slots }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -24,6 +24,10 @@ const (
 	DefaultPollOverlap     = 2 * time.Minute
 	DefaultRetryBudget     = 72 * time.Hour
 	DefaultMaxRetryDelay   = 5 * time.Minute
+	// DefaultWorkers is redmine.workers' default (see docs/BENCHMARKS.md,
+	// section 1: Redmine serves one request at a time, so more workers only
+	// queue inside Redmine).
+	DefaultWorkers = 4
 	DefaultInboundTolerate = 5 * time.Minute
 )
 
@@ -59,6 +63,9 @@ func (c *Config) applyDefaults() {
 	}
 	if r.MaxRetryDelay == 0 {
 		r.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if r.Workers == 0 {
+		r.Workers = DefaultWorkers
 	}
 	def(&r.MandateTracker, "Mandat")
 	def(&r.OnClientMessageAfterClose, "reopen")
@@ -170,6 +177,9 @@ func (c *Config) validate(v *validator) {
 	}
 	if r.MaxRetryDelay < 0 || (r.MaxRetryDelay > 0 && r.MaxRetryDelay < time.Second) {
 		v.errf("redmine.max_retry_delay", "%s: expected a duration of at least 1s, such as 5m", r.MaxRetryDelay)
+	}
+	if r.Workers < 0 || r.Workers > 64 {
+		v.errf("redmine.workers", "%d: expected a number of concurrent sync jobs from 1 to 64", r.Workers)
 	}
 	if r.CustomFields.Reference <= 0 {
 		v.errf("redmine.custom_fields.reference", "required: expected the id of the custom field \"Réf. espace client\" (Administration → Custom fields, the number in its URL)")

@@ -13,21 +13,21 @@ import (
 
 // Defaults that the seeds or Redmine impose.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultAdminListen     = "127.0.0.1:9090"
-	DefaultMaxFileSize     = ByteSize(5 << 20) // Redmine's default attachment_max_size, 5120 KB
-	DefaultMaxFiles        = 5
-	DefaultMaxBodyLength   = 10000
-	DefaultMaxSubjectLen   = 150
-	DefaultRedmineTimeout  = 20 * time.Second
-	DefaultPollInterval    = 10 * time.Second
-	DefaultPollOverlap     = 2 * time.Minute
-	DefaultRetryBudget     = 72 * time.Hour
-	DefaultMaxRetryDelay   = 5 * time.Minute
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultAdminListen    = "127.0.0.1:9090"
+	DefaultMaxFileSize    = ByteSize(5 << 20) // Redmine's default attachment_max_size, 5120 KB
+	DefaultMaxFiles       = 5
+	DefaultMaxBodyLength  = 10000
+	DefaultMaxSubjectLen  = 150
+	DefaultRedmineTimeout = 20 * time.Second
+	DefaultPollInterval   = 10 * time.Second
+	DefaultPollOverlap    = 2 * time.Minute
+	DefaultRetryBudget    = 72 * time.Hour
+	DefaultMaxRetryDelay  = 5 * time.Minute
 	// DefaultWorkers is redmine.workers' default (see docs/BENCHMARKS.md,
 	// section 1: Redmine serves one request at a time, so more workers only
 	// queue inside Redmine).
-	DefaultWorkers = 4
+	DefaultWorkers         = 4
 	DefaultInboundTolerate = 5 * time.Minute
 )
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// callCount is the Redmine calls of one kind of mirrored item.
+type callCount struct {
+	item    string
+	items   int
+	byClass map[string]int
+	// polls are the poller's list calls in the same window (idle cost, not
+	// the item's).
+	polls int
+}
+
+// perItem is the calls per item, the poller's left out.
+func (c callCount) perItem() float64 {
+	total := 0
+	for _, v := range c.byClass {
+		total += v
+	}
+	return float64(total) / float64(c.items)
+}
+
+// split separates the poller's list calls from an item's calls.
+func split(item string, items int, calls []call) callCount {
+	c := callCount{item: item, items: items, byClass: map[string]int{}}
+	for _, k := range calls {
+		if k.class == "list issues (GET /issues.json)" {
+			c.polls++
+			continue
+		}
+		c.byClass[k.class]++
+	}
+	return c
+}
+
+// describe lists the calls per item by class.
+func (c callCount) describe() string {
+	var keys []string
+	for k := range c.byClass {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.2f", k, float64(c.byClass[k])/float64(c.items)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// waitQuiet waits until the proxy saw no call but the poller's for quiet,
+// at most bound, and returns the calls since mark.
+func (e *env) waitQuiet(mark int, quiet, bound time.Duration) []call {
+	deadline := time.Now().Add(bound)
+	for time.Now().Before(deadline) {
+		calls := e.proxy.since(mark)
+		last := time.Time{}
+		for _, c := range calls {
+			if c.class != "list issues (GET /issues.json)" && c.end.After(last) {
+				last = c.end
+			}
+		}
+		if !last.IsZero() && time.Since(last) > quiet {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return e.proxy.since(mark)
+}
+
+// sectionCalls counts the daemon's Redmine calls per mirrored item: the
+// burst's requests (no files), requests with files, follow-ups.
+func (e *env) sectionCalls(ctx context.Context, r *report, dep *deployment) error {
+	r.calls = append(r.calls, split("request without files (the burst)", r.full.pass.n, r.full.pass.calls))
+	const k, files = 5, 2
+	c := e.customers[1]
+	mark := e.proxy.mark()
+	var reqs []apiRequest
+	for i := 0; i < k; i++ {
+		req, err := c.createWithFiles(ctx, dep.d.baseURL, fmt.Sprintf("avec fichiers %d", i), files)
+		if err != nil {
+			return err
+		}
+		if _, err := c.waitMirrored(ctx, dep.d.baseURL, req.ID, 2*time.Minute); err != nil {
+			return err
+		}
+		reqs = append(reqs, req)
+	}
+	r.calls = append(r.calls, split(fmt.Sprintf("request with %d files", files), k, e.waitQuiet(mark, 3*time.Second, time.Minute)))
+	mark = e.proxy.mark()
+	for i, req := range reqs {
+		if err := c.api(ctx, dep.d.baseURL, "POST", "/api/v1/requests/"+req.ID+"/messages",
+			map[string]string{"body": fmt.Sprintf("Relance %d", i)}, nil, 201); err != nil {
+			return err
+		}
+	}
+	r.calls = append(r.calls, split("follow-up message (no file)", k, e.waitQuiet(mark, 5*time.Second, 2*time.Minute)))
+	return nil
+}

@@ -55,7 +55,7 @@ demo:
 # quick run. The package benchmarks (one request at a time through internals) stay
 # runnable with `go test -run '^$$' -bench . ./bridge`.
 BENCH_N ?= 500
-bench:
+bench: stack
 	$(GO) run ./bench -n $(BENCH_N) -out docs
 
 # Fuzz targets (no service needed), each run for FUZZTIME; what they find lands in the package's

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -59,6 +60,15 @@ func describeMachine(ctx context.Context, st *stack) (machine, error) {
 	m.kratos = "unknown"
 	if status, _, err := doJSON(ctx, plainHTTP, http.MethodGet, st.kratosAdmin+"/version", nil, nil, &v); err == nil && status == 200 {
 		m.kratos = v.Version
+	}
+	// The stack builds Kratos from its Go module (tools/kratos/go.mod),
+	// whose binary reports no release in /version.
+	if data, err := os.ReadFile(filepath.Join(st.root, "tools", "kratos", "go.mod")); err == nil {
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "github.com/ory/kratos" {
+				m.kratos = f[1] + " (tools/kratos/go.mod; /version answers " + m.kratos + ")"
+			}
+		}
 	}
 	return m, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,9 @@ type call struct {
 	status     int
 	// reference is the "Réf. espace client" value of an issue creation.
 	reference string
+	// issueID is the issue a call is about (/issues/N.json), or the one a
+	// creation made.
+	issueID int
 }
 
 // countingProxy is a reverse proxy in front of Redmine that records every
@@ -34,7 +38,7 @@ type countingProxy struct {
 	calls []call
 }
 
-var issuePath = regexp.MustCompile(`^/issues/\d+\.json$`)
+var issuePath = regexp.MustCompile(`^/issues/(\d+)\.json$`)
 
 // classify names a Redmine call by what it does.
 func classify(r *http.Request) string {
@@ -73,14 +77,28 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := call{class: classify(r), start: time.Now()}
-		if c.class == "create issue (POST /issues.json)" {
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if c.class == classCreate {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
 			c.reference = p.referenceOf(body)
+			sw.keep = &bytes.Buffer{}
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if m := issuePath.FindStringSubmatch(r.URL.Path); m != nil {
+			c.issueID, _ = strconv.Atoi(m[1])
+		}
 		rp.ServeHTTP(sw, r)
 		c.end, c.status = time.Now(), sw.status
+		if sw.keep != nil {
+			var out struct {
+				Issue struct {
+					ID int `json:"id"`
+				} `json:"issue"`
+			}
+			if json.Unmarshal(sw.keep.Bytes(), &out) == nil {
+				c.issueID = out.Issue.ID
+			}
+		}
 		p.mu.Lock()
 		p.calls = append(p.calls, c)
 		p.mu.Unlock()
@@ -131,6 +149,15 @@ func (p *countingProxy) close() { _ = p.srv.Close() }
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// keep, when set, receives a copy of the body.
+	keep *bytes.Buffer
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.keep != nil {
+		w.keep.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (w *statusWriter) WriteHeader(code int) {

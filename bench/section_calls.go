@@ -27,15 +27,19 @@ func (c callCount) perItem() float64 {
 	return float64(total) / float64(c.items)
 }
 
-// split separates the poller's list calls from an item's calls.
-func split(item string, items int, calls []call) callCount {
-	c := callCount{item: item, items: items, byClass: map[string]int{}}
+// split separates the poller's list calls from an item's calls: a call
+// about an issue counts only when the issue is one of the items' (ids),
+// others (searches, uploads) all count.
+func split(item string, ids map[int]bool, calls []call) callCount {
+	c := callCount{item: item, items: len(ids), byClass: map[string]int{}}
 	for _, k := range calls {
-		if k.class == "list issues (GET /issues.json)" {
+		switch {
+		case k.class == "list issues (GET /issues.json)":
 			c.polls++
-			continue
+		case k.issueID != 0 && !ids[k.issueID]:
+		default:
+			c.byClass[k.class]++
 		}
-		c.byClass[k.class]++
 	}
 	return c
 }
@@ -77,22 +81,34 @@ func (e *env) waitQuiet(mark int, quiet, bound time.Duration) []call {
 // sectionCalls counts the daemon's Redmine calls per mirrored item: the
 // burst's requests (no files), requests with files, follow-ups.
 func (e *env) sectionCalls(ctx context.Context, r *report, dep *deployment) error {
-	r.calls = append(r.calls, split("request without files (the burst)", r.full.pass.n, r.full.pass.calls))
+	// Quiet for more than a poll interval: the poller's echo of each write is in.
+	const quiet = 12 * time.Second
+	calls := e.waitQuiet(r.full.pass.mark, quiet, 5*time.Minute)
+	burstIDs := map[int]bool{}
+	for _, c := range calls {
+		if c.class == classCreate && c.status == 201 && strings.HasPrefix(c.reference, dep.prefix+"-") {
+			burstIDs[c.issueID] = true
+		}
+	}
+	r.calls = append(r.calls, split("request without files (the burst)", burstIDs, calls))
 	const k, files = 5, 2
 	c := e.customers[1]
 	mark := e.proxy.mark()
 	var reqs []apiRequest
+	ids := map[int]bool{}
 	for i := 0; i < k; i++ {
 		req, err := c.createWithFiles(ctx, dep.d.baseURL, fmt.Sprintf("avec fichiers %d", i), files)
 		if err != nil {
 			return err
 		}
-		if _, err := c.waitMirrored(ctx, dep.d.baseURL, req.ID, 2*time.Minute); err != nil {
+		id, err := c.waitMirrored(ctx, dep.d.baseURL, req.ID, 2*time.Minute)
+		if err != nil {
 			return err
 		}
 		reqs = append(reqs, req)
+		ids[id] = true
 	}
-	r.calls = append(r.calls, split(fmt.Sprintf("request with %d files", files), k, e.waitQuiet(mark, 3*time.Second, time.Minute)))
+	r.calls = append(r.calls, split(fmt.Sprintf("request with %d files", files), ids, e.waitQuiet(mark, quiet, 2*time.Minute)))
 	mark = e.proxy.mark()
 	for i, req := range reqs {
 		if err := c.api(ctx, dep.d.baseURL, "POST", "/api/v1/requests/"+req.ID+"/messages",
@@ -100,6 +116,6 @@ func (e *env) sectionCalls(ctx context.Context, r *report, dep *deployment) erro
 			return err
 		}
 	}
-	r.calls = append(r.calls, split("follow-up message (no file)", k, e.waitQuiet(mark, 5*time.Second, 2*time.Minute)))
+	r.calls = append(r.calls, split("follow-up message (no file)", ids, e.waitQuiet(mark, quiet, 2*time.Minute)))
 	return nil
 }

@@ -17,6 +17,11 @@ type steady struct {
 	// Redmine's 201), per request; raw is each raw POST /issues.json at the
 	// same rate.
 	pass, raw []time.Duration
+	// busy is the share of the load's duration Redmine spent answering the
+	// daemon's calls (their durations summed: Redmine serves one at a time).
+	busy float64
+	// callsPer is the daemon's Redmine calls per request during the load.
+	callsPer float64
 }
 
 // sectionLatencyOut files requests at half the measured throughput and
@@ -67,6 +72,13 @@ func (e *env) sectionLatencyOut(ctx context.Context, r *report, dep *deployment)
 		}
 		if seen >= n {
 			s.pass = lat
+			calls := e.proxy.since(mark)
+			var sum time.Duration
+			for _, c := range calls {
+				sum += c.end.Sub(c.start)
+			}
+			s.busy = sum.Seconds() / calls[len(calls)-1].end.Sub(calls[0].start).Seconds()
+			s.callsPer = float64(len(calls)) / float64(n)
 			break
 		}
 		if time.Now().After(deadline) {

@@ -28,6 +28,8 @@ type burst struct {
 	calls    []call
 	rssMax   int
 	failures int
+	// mark is the proxy's mark when the burst began.
+	mark int
 }
 
 func (b burst) perSec() float64 { return float64(b.n) / b.elapsed.Seconds() }
@@ -80,6 +82,7 @@ func rawBurst(ctx context.Context, st *stack, n, concurrency int) (burst, error)
 func (e *env) fileBurst(ctx context.Context, dep *deployment, n, apiConcurrency int) (burst, error) {
 	b := burst{label: "passerelle", workers: dep.workers, n: n, concurrency: dep.workers, apiLat: make([]time.Duration, n)}
 	mark := e.proxy.mark()
+	b.mark = mark
 	stopRSS := make(chan struct{})
 	rssDone := make(chan struct{})
 	go func() {

@@ -65,7 +65,7 @@ func describeMachine(ctx context.Context, st *stack) (machine, error) {
 	// whose binary reports no release in /version.
 	if data, err := os.ReadFile(filepath.Join(st.root, "tools", "kratos", "go.mod")); err == nil {
 		for _, l := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(l); len(f) == 2 && f[0] == "github.com/ory/kratos" {
+			if f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(l), "require ")); len(f) == 2 && f[0] == "github.com/ory/kratos" {
 				m.kratos = f[1] + " (tools/kratos/go.mod; /version answers " + m.kratos + ")"
 			}
 		}

@@ -58,7 +58,10 @@ func classify(r *http.Request) string {
 				return "search by custom field (GET /issues.json?cf_N=)"
 			}
 		}
-		return "list issues (GET /issues.json)"
+		if o := r.URL.Query().Get("offset"); o != "" && o != "0" {
+			return classListMore
+		}
+		return classList
 	}
 	return r.Method + " " + p
 }

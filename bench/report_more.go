@@ -22,8 +22,9 @@ Redmine's 201 for its issue (seen at the proxy: the issue is then visible throug
 | raw POST /issues.json | %s | %s | %s |
 
 Goal p95 ≤ raw p95 + 100 ms = %s: %s (%s over). During this load the daemon made %.2f Redmine calls per
-request (every kind, the poller's included) and kept Redmine busy %.0f%% of the time (its calls' durations summed
-over the load's duration; Redmine serves one request at a time): the tail is the queue in front of Redmine.
+request (every kind, the poller's included: the search, the POST, the poller's echo read and its lists), and their
+durations summed came to %.0f%% of the load's duration: Redmine is near saturation at half the burst's rate, and the
+tail is the wait for it.
 
 ![client to Redmine](%s/latency-to-redmine.png)
 

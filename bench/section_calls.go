@@ -34,7 +34,7 @@ func split(item string, ids map[int]bool, calls []call) callCount {
 	c := callCount{item: item, items: len(ids), byClass: map[string]int{}}
 	for _, k := range calls {
 		switch {
-		case k.class == "list issues (GET /issues.json)":
+		case k.class == classList || k.class == classListMore:
 			c.polls++
 		case k.issueID != 0 && !ids[k.issueID]:
 		default:
@@ -66,7 +66,7 @@ func (e *env) waitQuiet(mark int, quiet, bound time.Duration) []call {
 		calls := e.proxy.since(mark)
 		last := time.Time{}
 		for _, c := range calls {
-			if c.class != "list issues (GET /issues.json)" && c.end.After(last) {
+			if c.class != classList && c.class != classListMore && c.end.After(last) {
 				last = c.end
 			}
 		}

@@ -17,8 +17,8 @@ type steady struct {
 	// Redmine's 201), per request; raw is each raw POST /issues.json at the
 	// same rate.
 	pass, raw []time.Duration
-	// busy is the share of the load's duration Redmine spent answering the
-	// daemon's calls (their durations summed: Redmine serves one at a time).
+	// busy is the daemon's Redmine calls' durations summed over the load's
+	// duration.
 	busy float64
 	// callsPer is the daemon's Redmine calls per request during the load.
 	callsPer float64

@@ -230,11 +230,16 @@ func (d *daemon) start(ctx context.Context, st *stack, bin string) error {
 	if out, err := mig.CombinedOutput(); err != nil {
 		return fmt.Errorf("passerelle migrate: %w\n%s", err, out)
 	}
-	logf, err := os.Create(d.logPath)
+	return d.restart(ctx, st)
+}
+
+// restart starts `passerelle serve` (again) and waits for /readyz.
+func (d *daemon) restart(ctx context.Context, st *stack) error {
+	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("creating the daemon's log: %w", err)
+		return fmt.Errorf("opening the daemon's log: %w", err)
 	}
-	d.cmd = exec.Command(bin, "serve", "--config", d.configPath)
+	d.cmd = exec.Command(d.bin, "serve", "--config", d.configPath)
 	d.cmd.Env = d.env(st)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	if err := d.cmd.Start(); err != nil {

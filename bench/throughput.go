@@ -171,7 +171,13 @@ func (e *env) fileBurst(ctx context.Context, dep *deployment, n, apiConcurrency 
 	return b, nil
 }
 
-const classCreate = "create issue (POST /issues.json)"
+// Call classes the sections look for.
+const (
+	classCreate   = "create issue (POST /issues.json)"
+	classSearch   = "search by custom field (GET /issues.json?cf_N=)"
+	classList     = "list issues (GET /issues.json)"
+	classListMore = "list issues, next page (GET /issues.json&offset=N)"
+)
 
 // percentile returns the p-th percentile (0..100) of ds (nearest rank).
 func percentile(ds []time.Duration, p float64) time.Duration {

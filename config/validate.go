@@ -24,9 +24,8 @@ const (
 	DefaultPollOverlap    = 2 * time.Minute
 	DefaultRetryBudget    = 72 * time.Hour
 	DefaultMaxRetryDelay  = 5 * time.Minute
-	// DefaultWorkers is redmine.workers' default (see docs/BENCHMARKS.md,
-	// section 1: Redmine serves one request at a time, so more workers only
-	// queue inside Redmine).
+	// DefaultWorkers is redmine.workers' default, the bridge's previous fixed
+	// value (docs/BENCHMARKS.md, section 1, measures 1, 2, 4 and 8).
 	DefaultWorkers         = 4
 	DefaultInboundTolerate = 5 * time.Minute
 )

@@ -50,15 +50,26 @@ func main() {
 	sweepN := flag.Int("sweep-n", 0, "requests per burst of the workers sweep (default n/5, at least 40)")
 	sweep := flag.String("workers", "1,2,4,8", "worker counts tried by the sweep (comma-separated)")
 	out := flag.String("out", "docs", "folder of BENCHMARKS.md and its charts")
-	seedRequests := flag.Int("seed-requests", 100000, "requests seeded for sections 6 and 7 (0 skips them)")
-	seedClients := flag.Int("seed-clients", 10000, "clients the seeded requests belong to")
+	seedSizes := flag.String("seed", "1000,10000,100000", "requests seeded for sections 6, 7 and 9, one deployment each, 10 per client (\"\" skips them); 6 and 7 report the last")
 	flag.Parse()
 	if *sweepN == 0 {
 		*sweepN = max(*n/5, 40)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n, *sweepN, *sweep, *out, *seedRequests, *seedClients); err != nil {
+	var sizes []int
+	for _, f := range strings.Split(*seedSizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		k, err := strconv.Atoi(f)
+		if err != nil || k < 10 {
+			fmt.Fprintf(os.Stderr, "bench: -seed %q: expected sizes such as 1000,10000,100000\n", *seedSizes)
+			os.Exit(2)
+		}
+		sizes = append(sizes, k)
+	}
+	if err := run(ctx, *n, *sweepN, *sweep, *out, sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -68,7 +79,7 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func run(ctx context.Context, n, sweepN int, sweep, out string, seedRequests, seedClients int) error {
+func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int) error {
 	began := time.Now()
 	root, err := os.Getwd()
 	if err != nil {
@@ -141,9 +152,9 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, seedRequests, se
 	}
 	r.rssAfter = dep.d.rssKiB()
 	dep.d.stop()
-	if seedRequests > 0 {
-		logf("section: overdue sweep, pages and API on %d seeded requests", seedRequests)
-		if err := e.sectionSeeded(ctx, r, seedRequests, seedClients); err != nil {
+	if len(sizes) > 0 {
+		logf("section: overdue sweep, pages and API on seeded databases of %v requests", sizes)
+		if err := e.sectionSeeded(ctx, r, sizes); err != nil {
 			return fmt.Errorf("seeded sections: %w", err)
 		}
 	}

@@ -26,6 +26,8 @@ type call struct {
 	// issueID is the issue a call is about (/issues/N.json), or the one a
 	// creation made.
 	issueID int
+	// total is a list's total_count (the issues matching its filter).
+	total int
 }
 
 // countingProxy is a reverse proxy in front of Redmine that records every
@@ -81,6 +83,9 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := call{class: classify(r), start: time.Now()}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		if c.class == classList || c.class == classListMore {
+			sw.keep = &bytes.Buffer{}
+		}
 		if c.class == classCreate {
 			body, _ := io.ReadAll(r.Body)
 			r.Body = io.NopCloser(bytes.NewReader(body))
@@ -97,9 +102,10 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 				Issue struct {
 					ID int `json:"id"`
 				} `json:"issue"`
+				TotalCount int `json:"total_count"`
 			}
 			if json.Unmarshal(sw.keep.Bytes(), &out) == nil {
-				c.issueID = out.Issue.ID
+				c.issueID, c.total = out.Issue.ID, out.TotalCount
 			}
 		}
 		p.mu.Lock()

@@ -75,3 +75,38 @@ accounts): the staff member's assigned issues, 25 a page (%d issues match).
 	fmt.Fprintf(b, "| %s | %d | %s | %s | %.1f | 1× | |\n\n![pages](%s/pages.png)\n\n", s.rawList.name, len(s.rawList.lat),
 		ms(percentile(s.rawList.lat, 50)), ms(percentile(s.rawList.lat, 95)), s.rawList.perSec, chartDir)
 }
+
+// writeGrowth is section 9: how each cost grows with the seeded size.
+func (r *report) writeGrowth(b *bytes.Buffer) {
+	if len(r.growth) == 0 {
+		return
+	}
+	b.WriteString(`## 9. Cost growth
+
+Each size is its own deployment, seeded as in section 6 (10 requests per client), measured as in sections 5–7.
+Redmine's side does not grow with Passerelle's database (the seeded issues are not in Redmine): the Redmine calls per
+poll cycle depend on how many issues carrying a reference changed within the poll overlap (2 min), across the whole
+shared Redmine ("listed").
+
+| requests (clients) | seeding (COPY) | watcher sweep, 4 queries | stale-requests query | GET /api/v1/requests p95 | dashboard p95 | idle: Redmine calls per cycle (listed) | idle: DB transactions per cycle |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+`)
+	for _, s := range r.growth {
+		var sweep time.Duration
+		for _, q := range s.queries {
+			sweep += q.wall
+		}
+		stale := time.Duration(0)
+		if len(s.queries) > 0 {
+			stale = s.queries[0].wall
+		}
+		api, dash := time.Duration(0), time.Duration(0)
+		if len(s.pages) >= 3 {
+			api, dash = percentile(s.pages[0].lat, 95), percentile(s.pages[2].lat, 95)
+		}
+		fmt.Fprintf(b, "| %d (%d) | %s | %.1f ms | %.1f ms | %s | %s | %.2f (%d) | %.1f |\n", s.requests, s.clients,
+			s.seedTime.Round(time.Millisecond), float64(sweep)/1e6, float64(stale)/1e6, ms(api), ms(dash),
+			s.idle.perCycle(), s.idle.listed, float64(s.idle.xacts)/float64(max(s.idle.cycles, 1)))
+	}
+	b.WriteString("\nThroughput and p95 at 1×, 4× and 16× the load: not measured (below).\n\n")
+}

@@ -61,16 +61,17 @@ func (c callCount) describe() string {
 // waitQuiet waits until the proxy saw no call but the poller's for quiet,
 // at most bound, and returns the calls since mark.
 func (e *env) waitQuiet(mark int, quiet, bound time.Duration) []call {
-	deadline := time.Now().Add(bound)
+	began := time.Now()
+	deadline := began.Add(bound)
 	for time.Now().Before(deadline) {
 		calls := e.proxy.since(mark)
-		last := time.Time{}
+		last := began
 		for _, c := range calls {
 			if c.class != classList && c.class != classListMore && c.end.After(last) {
 				last = c.end
 			}
 		}
-		if !last.IsZero() && time.Since(last) > quiet {
+		if time.Since(last) > quiet {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)

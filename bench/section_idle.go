@@ -18,6 +18,18 @@ type idle struct {
 	xacts int64
 	// statements says whether pg_stat_statements could count queries.
 	statements string
+	// listed is the largest total_count of the poller's lists: the issues
+	// carrying a reference updated within the poll overlap.
+	listed int
+}
+
+// perCycle is the Redmine calls per poll cycle.
+func (i idle) perCycle() float64 {
+	total := 0
+	for _, v := range i.calls {
+		total += v
+	}
+	return float64(total) / float64(i.cycles)
 }
 
 // dbXacts reads the database's transaction counters. PostgreSQL 15 flushes
@@ -35,12 +47,19 @@ func dbXacts(ctx context.Context, conn *pgx.Conn) (int64, error) {
 // sectionIdle waits until the daemon is idle, then counts its Redmine calls
 // and database transactions over three poll cycles.
 func (e *env) sectionIdle(ctx context.Context, r *report, dep *deployment) error {
+	res, err := e.measureIdle(ctx, dep)
+	r.idle = res
+	return err
+}
+
+// measureIdle is sectionIdle for any deployment.
+func (e *env) measureIdle(ctx context.Context, dep *deployment) (idle, error) {
 	const cycles = 3
 	poll := 10 * time.Second
 	e.waitQuiet(e.proxy.mark(), poll, 2*time.Minute)
 	conn, err := pgx.Connect(ctx, dep.d.dbURL)
 	if err != nil {
-		return fmt.Errorf("connecting to the deployment's database: %w", err)
+		return idle{}, fmt.Errorf("connecting to the deployment's database: %w", err)
 	}
 	defer conn.Close(ctx)
 	res := idle{cycles: cycles, statements: "not installed (shared_preload_libraries has no pg_stat_statements): transactions from pg_stat_database instead"}
@@ -49,21 +68,24 @@ func (e *env) sectionIdle(ctx context.Context, r *report, dep *deployment) error
 		res.statements = "pg_stat_statements is installed but this run does not read it: transactions from pg_stat_database"
 	}
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM requests WHERE redmine_issue_id IS NOT NULL`).Scan(&res.mirrored); err != nil {
-		return fmt.Errorf("counting mirrored requests: %w", err)
+		return idle{}, fmt.Errorf("counting mirrored requests: %w", err)
 	}
 	before, err := dbXacts(ctx, conn)
 	if err != nil {
-		return err
+		return idle{}, err
 	}
 	mark := e.proxy.mark()
 	time.Sleep(cycles * poll)
 	after, err := dbXacts(ctx, conn)
 	if err != nil {
-		return err
+		return idle{}, err
 	}
 	// Our own two reads are transactions too.
 	res.xacts = after - before - 1
-	res.calls = countByClass(e.proxy.since(mark))
-	r.idle = res
-	return nil
+	calls := e.proxy.since(mark)
+	res.calls = countByClass(calls)
+	for _, c := range calls {
+		res.listed = max(res.listed, c.total)
+	}
+	return res, nil
 }

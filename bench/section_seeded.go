@@ -31,6 +31,7 @@ type seeded struct {
 	pages             []pageLoad
 	rawList           pageLoad
 	rawListTotal      int
+	idle              idle
 }
 
 // pageLoad is one page or API call measured under load.
@@ -59,14 +60,28 @@ var watcherQueries = []struct{ name, sql string }{
 // from the warm-up request, stops it, seeds the database, EXPLAINs the
 // watcher's queries, restarts it and loads the pages and the API as one of
 // the seeded clients.
-func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients int) error {
+func (e *env) sectionSeeded(ctx context.Context, r *report, sizes []int) error {
+	for _, n := range sizes {
+		logf("seeded deployment: %d requests of %d clients", n, max(n/10, 1))
+		s, err := e.seededOnce(ctx, n, max(n/10, 1))
+		if err != nil {
+			return err
+		}
+		r.growth = append(r.growth, s)
+		r.seeded = s
+	}
+	return nil
+}
+
+// seededOnce is one seeded deployment, measured.
+func (e *env) seededOnce(ctx context.Context, requests, clients int) (seeded, error) {
 	dep, err := e.newDeployment(ctx, 4)
 	if err != nil {
-		return err
+		return seeded{}, err
 	}
 	conn, err := pgx.Connect(ctx, dep.d.dbURL)
 	if err != nil {
-		return fmt.Errorf("connecting to the seeded deployment's database: %w", err)
+		return seeded{}, fmt.Errorf("connecting to the seeded deployment's database: %w", err)
 	}
 	defer conn.Close(ctx)
 	var rules string
@@ -77,25 +92,25 @@ func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients in
 		}
 	}
 	if rules == "" {
-		return fmt.Errorf("the warm-up request has no deadline computation after 20 s")
+		return seeded{}, fmt.Errorf("the warm-up request has no deadline computation after 20 s")
 	}
 	dep.d.stop()
 	c := e.customers[3]
 	s := seeded{requests: requests, clients: clients}
 	logf("seeding %d requests of %d clients", requests, clients)
 	if s.seedTime, err = seed(ctx, conn, seedSpec{requests: requests, clients: clients, firstClient: c.id, prefix: dep.prefix, rulesVersion: rules}); err != nil {
-		return err
+		return seeded{}, err
 	}
 	args := [][]any{{rules, 200}, {time.Now(), 200}, {200}, {(time.Hour).Seconds(), 200}}
 	for i, q := range watcherQueries {
 		sq := sweepQuery{name: q.name, sql: q.sql, args: args[i]}
 		rows, err := conn.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+q.sql, sq.args...)
 		if err != nil {
-			return fmt.Errorf("EXPLAIN %s: %w", q.name, err)
+			return seeded{}, fmt.Errorf("EXPLAIN %s: %w", q.name, err)
 		}
 		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
-			return fmt.Errorf("EXPLAIN %s: %w", q.name, err)
+			return seeded{}, fmt.Errorf("EXPLAIN %s: %w", q.name, err)
 		}
 		sq.plan = strings.Join(lines, "\n")
 		for _, l := range lines {
@@ -110,7 +125,7 @@ func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients in
 			t := time.Now()
 			rows, err := conn.Query(ctx, q.sql, sq.args...)
 			if err != nil {
-				return fmt.Errorf("%s: %w", q.name, err)
+				return seeded{}, fmt.Errorf("%s: %w", q.name, err)
 			}
 			rows.Close()
 			walls = append(walls, time.Since(t))
@@ -119,14 +134,14 @@ func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients in
 		s.queries = append(s.queries, sq)
 	}
 	if err := dep.d.restart(ctx, e.st); err != nil {
-		return err
+		return seeded{}, err
 	}
 	var one apiRequest
 	var list struct {
 		Requests []apiRequest `json:"requests"`
 	}
 	if err := c.api(ctx, dep.d.baseURL, http.MethodGet, "/api/v1/requests", nil, &list, 200); err != nil || len(list.Requests) == 0 {
-		return fmt.Errorf("the seeded client's list: %d requests, %v", len(list.Requests), err)
+		return seeded{}, fmt.Errorf("the seeded client's list: %d requests, %v", len(list.Requests), err)
 	}
 	one = list.Requests[0]
 	const conc, per = 4, 200
@@ -138,7 +153,7 @@ func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients in
 	} {
 		pl, err := load(ctx, p.name, conc, per, func() error { return getOK(ctx, dep.d.baseURL+p.path, c.headers()) })
 		if err != nil {
-			return err
+			return seeded{}, err
 		}
 		s.pages = append(s.pages, pl)
 	}
@@ -148,17 +163,19 @@ func (e *env) sectionSeeded(ctx context.Context, r *report, requests, clients in
 	}
 	const rawPath = "/issues.json?assigned_to_id=me&status_id=*&sort=updated_on:desc&limit=25"
 	if _, _, err := staff.call(ctx, http.MethodGet, rawPath, nil, &page); err != nil {
-		return err
+		return seeded{}, err
 	}
 	s.rawListTotal = page.TotalCount
 	if s.rawList, err = load(ctx, "Redmine GET "+rawPath+" (staff key)", conc, 30, func() error {
 		return getOK(ctx, e.st.redmineURL+rawPath, http.Header{"X-Redmine-Api-Key": {e.st.staffKey}})
 	}); err != nil {
-		return err
+		return seeded{}, err
+	}
+	if s.idle, err = e.measureIdle(ctx, dep); err != nil {
+		return seeded{}, err
 	}
 	dep.d.stop()
-	r.seeded = s
-	return nil
+	return s, nil
 }
 
 // getOK GETs a URL and wants 200.

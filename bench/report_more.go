@@ -86,7 +86,8 @@ re-reading is the overlap's safety margin (late commits, clock skew), Passerelle
 correctness decision, not made here.
 
 SQL: pg_stat_statements %s. A transaction count includes River's own work (leader election, job fetching every
-second, periodic jobs), not only the poller's.
+second, periodic jobs), not only the poller's. River's jobs at the end of the window (not completed, or completed
+within the last minute): %s.
 
-`, i.listed, i.statements)
+`, i.listed, i.statements, i.jobs)
 }

@@ -108,5 +108,9 @@ shared Redmine ("listed").
 			s.seedTime.Round(time.Millisecond), float64(sweep)/1e6, float64(stale)/1e6, ms(api), ms(dash),
 			s.idle.perCycle(), s.idle.listed, float64(s.idle.xacts)/float64(max(s.idle.cycles, 1)))
 	}
+	b.WriteString("\nRiver's jobs at the end of each idle window (not completed, or completed within the last minute):\n\n")
+	for _, s := range r.growth {
+		fmt.Fprintf(b, "- %d requests: %s\n", s.requests, s.idle.jobs)
+	}
 	b.WriteString("\nThroughput and p95 at 1×, 4× and 16× the load: not measured (below).\n\n")
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,6 +19,8 @@ type idle struct {
 	xacts int64
 	// statements says whether pg_stat_statements could count queries.
 	statements string
+	// jobs is River's jobs by kind and state at the end of the window.
+	jobs string
 	// listed is the largest total_count of the poller's lists: the issues
 	// carrying a reference updated within the poll overlap.
 	listed int
@@ -82,6 +85,16 @@ func (e *env) measureIdle(ctx context.Context, dep *deployment) (idle, error) {
 	}
 	// Our own two reads are transactions too.
 	res.xacts = after - before - 1
+	rows, err := conn.Query(ctx, `SELECT kind || '/' || state::text || '=' || count(*) FROM river_job
+		WHERE state <> 'completed' OR finalized_at > now() - interval '1 minute' GROUP BY kind, state ORDER BY kind, state`)
+	if err != nil {
+		return idle{}, fmt.Errorf("counting River's jobs: %w", err)
+	}
+	jobs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return idle{}, fmt.Errorf("counting River's jobs: %w", err)
+	}
+	res.jobs = strings.Join(jobs, ", ")
 	calls := e.proxy.since(mark)
 	res.calls = countByClass(calls)
 	for _, c := range calls {

@@ -15,7 +15,10 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,8 +72,8 @@ func doJSON(ctx context.Context, c *http.Client, method, u string, hdr http.Head
 
 // customer is a tenant with a Kratos identity and a browser session cookie.
 type customer struct {
-	id     string
-	cookie *http.Cookie
+	id, email string
+	cookie    *http.Cookie
 }
 
 // newTenant creates a verified tenant identity holding one lot and logs it
@@ -121,10 +124,44 @@ func newTenant(ctx context.Context, st *stack) (*customer, error) {
 	pu, _ := url.Parse(st.kratosPub)
 	for _, ck := range jar.Cookies(pu) {
 		if ck.Name == sessionCookie {
-			return &customer{id: created.ID, cookie: ck}, nil
+			return &customer{id: created.ID, email: email, cookie: ck}, nil
 		}
 	}
 	return nil, fmt.Errorf("the browser login set no %s cookie", sessionCookie)
+}
+
+// deleteMail removes the mails the stack's SMTP catcher stored for the
+// benchmark's tenants (acknowledgments, notifications: thousands a run),
+// and only those, from the shared Maildir. It returns how many it removed.
+func deleteMail(customers []*customer) int {
+	dir := os.Getenv("MAILDIR")
+	if dir == "" {
+		return 0
+	}
+	n := 0
+	for _, sub := range []string{"new", "cur"} {
+		entries, err := os.ReadDir(filepath.Join(dir, sub))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			path := filepath.Join(dir, sub, e.Name())
+			data, err := os.ReadFile(path)
+			if err != nil {
+				continue
+			}
+			head := string(data[:min(len(data), 8192)])
+			for _, c := range customers {
+				if strings.Contains(head, "To: <"+c.email+">") {
+					if os.Remove(path) == nil {
+						n++
+					}
+					break
+				}
+			}
+		}
+	}
+	return n
 }
 
 // deleteIdentity removes a benchmark identity from Kratos.

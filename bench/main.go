@@ -99,6 +99,7 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int) err
 			e.cleanups[i]()
 		}
 		os.RemoveAll(dir)
+		logf("removed %d mails of the benchmark's tenants from the stack's Maildir", deleteMail(e.customers))
 	}()
 	logf("building the binary")
 	if e.bin, err = buildBinary(ctx, root, dir); err != nil {

@@ -66,8 +66,8 @@ func seed(ctx context.Context, conn *pgx.Conn, s seedSpec) (time.Duration, error
 			fmt.Sprintf("Client %d", c), fmt.Sprintf("client-%d@example.test", c), "autre",
 			fmt.Sprintf("Demande de test %d", i), status, "New", 20_000_000 + i, due, created, created}
 		msgRows = append(msgRows,
-			[]any{newUUID(), ids[i], "client", "message", fmt.Sprintf("Client %d", c), clients[c], "Texte de la demande de test.", created},
-			[]any{newUUID(), ids[i], "system", "ack", "Agence", nil, "Accusé de réception.", created.Add(time.Second)})
+			[]any{newUUID(), ids[i], "client", "message", fmt.Sprintf("Client %d", c), clients[c], "Texte de la demande de test.", created, created, created},
+			[]any{newUUID(), ids[i], "system", "ack", "Agence", nil, "Accusé de réception.", created.Add(time.Second), created, created})
 		dlRows[i] = []any{ids[i], created, 2, s.rulesVersion, due.Add(-30 * time.Minute), "", ""}
 	}
 	copies := []struct {
@@ -77,7 +77,11 @@ func seed(ctx context.Context, conn *pgx.Conn, s seedSpec) (time.Duration, error
 	}{
 		{"requests", []string{"id", "reference", "identity_id", "author_role", "author_name", "author_email", "category",
 			"subject", "status", "redmine_status", "redmine_issue_id", "due_at", "created_at", "updated_at"}, reqRows},
-		{"messages", []string{"id", "request_id", "author_kind", "kind", "author_name", "identity_id", "body", "created_at"}, msgRows},
+		// mirrored_at and notified_at set: the seeded history is already in
+		// Redmine and its mails already sent (the daemon must not redo
+		// either: steady state, and no mail to the stack's shared catcher).
+		{"messages", []string{"id", "request_id", "author_kind", "kind", "author_name", "identity_id", "body", "created_at",
+			"mirrored_at", "notified_at"}, msgRows},
 		{"request_deadlines", []string{"request_id", "computed_for", "computed_msgs", "rules_version", "next_alert_at",
 			"due_field", "due_field_sent"}, dlRows},
 	}

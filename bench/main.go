@@ -50,6 +50,7 @@ func main() {
 	sweepN := flag.Int("sweep-n", 0, "requests per burst of the workers sweep (default n/5, at least 40)")
 	sweep := flag.String("workers", "1,2,4,8", "worker counts tried by the sweep (comma-separated)")
 	out := flag.String("out", "docs", "folder of BENCHMARKS.md and its charts")
+	full := flag.Int("full-workers", 0, "workers of the full burst and later sections (default: the configuration's default)")
 	seedSizes := flag.String("seed", "1000,10000,100000", "requests seeded for sections 6, 7 and 9, one deployment each, 10 per client (\"\" skips them); 6 and 7 report the last")
 	flag.Parse()
 	if *sweepN == 0 {
@@ -69,11 +70,15 @@ func main() {
 		}
 		sizes = append(sizes, k)
 	}
+	fullWorkers = *full
 	if err := run(ctx, *n, *sweepN, *sweep, *out, sizes); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
+
+// fullWorkers is -full-workers.
+var fullWorkers int
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
@@ -131,7 +136,7 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int) err
 		}
 		counts = append(counts, w)
 	}
-	if err := e.sectionThroughput(ctx, r, n, sweepN, counts); err != nil {
+	if err := e.sectionThroughput(ctx, r, n, sweepN, counts, fullWorkers); err != nil {
 		return err
 	}
 	// 2–5 and 8 on the deployment of the full burst.

@@ -146,11 +146,12 @@ issue bounds both rates, so while the search stays the ratio cannot pass about P
 burst the search took p50 %s and the POST p50 %s (at the proxy), a bound of %.2f. The poller's echo read of each new
 issue (section 2) comes after the burst and is not in this figure.
 
-**Workers.** The full burst ran at the sweep's pick, %d (the smallest count reaching 0.95, else the best ratio).
+**Workers.** The sweep's pick is %d (the smallest count reaching 0.95, else the best ratio by more than 0.02); the
+full burst and every later section ran at %d, the configuration's default unless -full-workers says otherwise.
 %s
 
 `, ms(percentile(f.pass.createLat, 50)), ms(percentile(f.pass.createLat, 95)), ms(percentile(f.raw.createLat, 50)), ms(percentile(f.raw.createLat, 95)),
-		ms(percentile(f.pass.apiLat, 50)), ms(percentile(f.pass.apiLat, 95)), ms(percentile(f.pass.apiLat, 99)), chartDir, chartDir, ms(searchP50), ms(postP50), bound, r.bestWorkers, r.workersVerdict())
+		ms(percentile(f.pass.apiLat, 50)), ms(percentile(f.pass.apiLat, 95)), ms(percentile(f.pass.apiLat, 99)), chartDir, chartDir, ms(searchP50), ms(postP50), bound, r.bestWorkers, f.workers, r.workersVerdict())
 }
 
 // workersVerdict says whether the sweep justifies changing the default.

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"passerelle/config"
 )
 
 // sweepPoint is one worker count of the sweep: the daemon's burst and the
@@ -20,7 +22,7 @@ const apiConcurrency = 16
 // sectionThroughput runs the workers sweep (small bursts), picks the count
 // closest to the goal (the smallest reaching 0.95, else the best ratio),
 // then the full burst of n at that count against a raw burst of n.
-func (e *env) sectionThroughput(ctx context.Context, r *report, n, sweepN int, counts []int) error {
+func (e *env) sectionThroughput(ctx context.Context, r *report, n, sweepN int, counts []int, fullWorkers int) error {
 	best := -1
 	for _, w := range counts {
 		logf("throughput sweep: workers=%d, %d requests", w, sweepN)
@@ -49,8 +51,14 @@ func (e *env) sectionThroughput(ctx context.Context, r *report, n, sweepN int, c
 			best = i
 		}
 	}
-	w := r.sweep[best].workers
-	r.bestWorkers = w
+	r.bestWorkers = r.sweep[best].workers
+	// The full burst and every later section run as users run the daemon:
+	// at the configured default (one small sweep is too noisy here to
+	// follow blindly; the report compares them).
+	w := fullWorkers
+	if w == 0 {
+		w = config.DefaultWorkers
+	}
 	logf("throughput: full burst of %d at workers=%d", n, w)
 	raw, err := rawBurst(ctx, e.st, n, w)
 	if err != nil {

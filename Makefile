@@ -48,10 +48,15 @@ check:
 demo:
 	bash scripts/demo.sh
 
-# Benchmarks against the real stack: compare each Passerelle figure with the raw
-# Redmine call measured in the same run.
+# Benchmarks of the running binary against the real stack (it must be up: `make stack`):
+# builds ./cmd/passerelle, starts `passerelle serve` on throwaway databases behind a
+# counting proxy to Redmine, measures each figure with its raw Redmine counterpart in the
+# same run and writes docs/BENCHMARKS.md and docs/benchmarks/*.png. BENCH_N=60 for a
+# quick run. The package benchmarks (one request at a time through internals) stay
+# runnable with `go test -run '^$$' -bench . ./bridge`.
+BENCH_N ?= 500
 bench: stack
-	$(GO) test -run '^$$' -bench . -benchtime 20x -count 3 ./bridge
+	$(GO) run ./bench -n $(BENCH_N) -out docs
 
 # Fuzz targets (no service needed), each run for FUZZTIME; what they find lands in the package's
 # testdata/fuzz/<Target>/ and then runs as a regression case with every `go test`.

@@ -65,7 +65,7 @@ type Options struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Workers, MaxRetryDelay and FetchPollInterval are the bridge's (zero:
-	// its defaults).
+	// its defaults; Workers zero takes the configuration's redmine.workers).
 	Workers           int
 	MaxRetryDelay     time.Duration
 	FetchPollInterval time.Duration
@@ -145,8 +145,12 @@ func New(ctx context.Context, opts Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	workers := opts.Workers
+	if workers == 0 {
+		workers = cfg.Redmine.Workers
+	}
 	br, err := bridge.New(bridge.Config{Holder: a.holder, Pool: a.pool, Store: a.store, Redmine: rm, Log: opts.Log,
-		Now: opts.Now, Workers: opts.Workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
+		Now: opts.Now, Workers: workers, MaxRetryDelay: opts.MaxRetryDelay, FetchPollInterval: opts.FetchPollInterval,
 		NoPeriodic: opts.NoPeriodic, Clients: directory, Jobs: []bridge.JobSet{ids}, Registerer: a.registry})
 	if err != nil {
 		a.Close()

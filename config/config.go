@@ -84,8 +84,12 @@ type Redmine struct {
 	// stops and is reported by `check --live` (default 72h: a weekend).
 	RetryBudget time.Duration `yaml:"retry_budget"`
 	// MaxRetryDelay caps the wait between two retries (default 5m).
-	MaxRetryDelay time.Duration       `yaml:"max_retry_delay"`
-	CustomFields  RedmineCustomFields `yaml:"custom_fields"`
+	MaxRetryDelay time.Duration `yaml:"max_retry_delay"`
+	// Workers is how many sync jobs (creations, notes, fetches) run at once
+	// in one process, the River queue's MaxWorkers (default
+	// DefaultWorkers; docs/BENCHMARKS.md measures the choice).
+	Workers      int                 `yaml:"workers"`
+	CustomFields RedmineCustomFields `yaml:"custom_fields"`
 	// MandateTracker is the tracker of the owners' mandate tickets (default "Mandat").
 	MandateTracker string `yaml:"mandate_tracker"`
 	// ClientClosedStatus is the Redmine status set when a client closes a request.

@@ -13,17 +13,20 @@ import (
 
 // Defaults that the seeds or Redmine impose.
 const (
-	DefaultListen          = "127.0.0.1:8080"
-	DefaultAdminListen     = "127.0.0.1:9090"
-	DefaultMaxFileSize     = ByteSize(5 << 20) // Redmine's default attachment_max_size, 5120 KB
-	DefaultMaxFiles        = 5
-	DefaultMaxBodyLength   = 10000
-	DefaultMaxSubjectLen   = 150
-	DefaultRedmineTimeout  = 20 * time.Second
-	DefaultPollInterval    = 10 * time.Second
-	DefaultPollOverlap     = 2 * time.Minute
-	DefaultRetryBudget     = 72 * time.Hour
-	DefaultMaxRetryDelay   = 5 * time.Minute
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultAdminListen    = "127.0.0.1:9090"
+	DefaultMaxFileSize    = ByteSize(5 << 20) // Redmine's default attachment_max_size, 5120 KB
+	DefaultMaxFiles       = 5
+	DefaultMaxBodyLength  = 10000
+	DefaultMaxSubjectLen  = 150
+	DefaultRedmineTimeout = 20 * time.Second
+	DefaultPollInterval   = 10 * time.Second
+	DefaultPollOverlap    = 2 * time.Minute
+	DefaultRetryBudget    = 72 * time.Hour
+	DefaultMaxRetryDelay  = 5 * time.Minute
+	// DefaultWorkers is redmine.workers' default, the bridge's previous fixed
+	// value (docs/BENCHMARKS.md, section 1, measures 1, 2, 4 and 8).
+	DefaultWorkers         = 4
 	DefaultInboundTolerate = 5 * time.Minute
 )
 
@@ -59,6 +62,9 @@ func (c *Config) applyDefaults() {
 	}
 	if r.MaxRetryDelay == 0 {
 		r.MaxRetryDelay = DefaultMaxRetryDelay
+	}
+	if r.Workers == 0 {
+		r.Workers = DefaultWorkers
 	}
 	def(&r.MandateTracker, "Mandat")
 	def(&r.OnClientMessageAfterClose, "reopen")
@@ -170,6 +176,9 @@ func (c *Config) validate(v *validator) {
 	}
 	if r.MaxRetryDelay < 0 || (r.MaxRetryDelay > 0 && r.MaxRetryDelay < time.Second) {
 		v.errf("redmine.max_retry_delay", "%s: expected a duration of at least 1s, such as 5m", r.MaxRetryDelay)
+	}
+	if r.Workers < 0 || r.Workers > 64 {
+		v.errf("redmine.workers", "%d: expected a number of concurrent sync jobs from 1 to 64", r.Workers)
 	}
 	if r.CustomFields.Reference <= 0 {
 		v.errf("redmine.custom_fields.reference", "required: expected the id of the custom field \"Réf. espace client\" (Administration → Custom fields, the number in its URL)")

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"passerelle/deadlines"
 )
 
 // sweepQuery is one query of the overdue watcher's run (deadlines/store.go),
@@ -42,18 +44,12 @@ type pageLoad struct {
 	concurrency int
 }
 
-// The watcher's queries, copied from deadlines/store.go (keep in step).
+// The watcher's queries when nothing is due: the texts it runs.
 var watcherQueries = []struct{ name, sql string }{
-	{"stale requests", `SELECT r.id::text FROM requests r LEFT JOIN request_deadlines s ON s.request_id = r.id
-		WHERE s.request_id IS NULL OR s.computed_for IS DISTINCT FROM r.updated_at
-		   OR (r.status <> 'closed' AND (s.rules_version <> $1
-		       OR s.computed_msgs <> (SELECT count(*) FROM messages m WHERE m.request_id = r.id)))
-		ORDER BY r.updated_at LIMIT $2`},
-	{"alerts due", `SELECT request_id::text FROM request_deadlines WHERE next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2`},
-	{"due fields to write", `SELECT s.request_id::text FROM request_deadlines s JOIN requests r ON r.id = s.request_id
-		WHERE s.due_field IS DISTINCT FROM s.due_field_sent AND r.redmine_issue_id IS NOT NULL LIMIT $1`},
-	{"abandoned alerts", `SELECT request_id::text, deadline_id, kind FROM deadline_alerts
-		WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1) LIMIT $2`},
+	{"stale requests", deadlines.StaleRequestsSQL},
+	{"alerts due", deadlines.AlertsDueSQL},
+	{"due fields to write", deadlines.PendingDueFieldsSQL},
+	{"abandoned alerts", deadlines.AbandonedAlertsSQL},
 }
 
 // sectionSeeded starts a deployment, learns its deadline rules version

@@ -64,7 +64,7 @@ func seed(ctx context.Context, conn *pgx.Conn, s seedSpec) (time.Duration, error
 		}
 		reqRows[i] = []any{ids[i], fmt.Sprintf("%s-S-%06d", s.prefix, i+1), clients[c], "tenant",
 			fmt.Sprintf("Client %d", c), fmt.Sprintf("client-%d@example.test", c), "autre",
-			fmt.Sprintf("Demande de test %d", i), status, "New", 20_000_000 + i, due, created, created}
+			fmt.Sprintf("Demande de test %d", i), status, "New", 20_000_000 + i, due, created, created, 2, created, 2}
 		msgRows = append(msgRows,
 			[]any{newUUID(), ids[i], "client", "message", fmt.Sprintf("Client %d", c), clients[c], "Texte de la demande de test.", created, created, created},
 			[]any{newUUID(), ids[i], "system", "ack", "Agence", nil, "Accusé de réception.", created.Add(time.Second), created, created})
@@ -76,7 +76,8 @@ func seed(ctx context.Context, conn *pgx.Conn, s seedSpec) (time.Duration, error
 		rows  [][]any
 	}{
 		{"requests", []string{"id", "reference", "identity_id", "author_role", "author_name", "author_email", "category",
-			"subject", "status", "redmine_status", "redmine_issue_id", "due_at", "created_at", "updated_at"}, reqRows},
+			"subject", "status", "redmine_status", "redmine_issue_id", "due_at", "created_at", "updated_at",
+			"message_count", "deadlines_for", "deadlines_msgs"}, reqRows},
 		// mirrored_at and notified_at set: the seeded history is already in
 		// Redmine and its mails already sent (the daemon must not redo
 		// either: steady state, and no mail to the stack's shared catcher).
@@ -85,10 +86,19 @@ func seed(ctx context.Context, conn *pgx.Conn, s seedSpec) (time.Duration, error
 		{"request_deadlines", []string{"request_id", "computed_for", "computed_msgs", "rules_version", "next_alert_at",
 			"due_field", "due_field_sent"}, dlRows},
 	}
+	// The requests carry their message count already (2): the trigger that
+	// keeps it (migration 00070) is off while the messages are copied, on
+	// again before anything else runs (the daemon is stopped meanwhile).
+	if _, err := conn.Exec(ctx, "ALTER TABLE messages DISABLE TRIGGER messages_count"); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
+	}
 	for _, c := range copies {
 		if _, err := conn.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
 			return 0, fmt.Errorf("seed: COPY into %s: %w", c.table, err)
 		}
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE messages ENABLE TRIGGER messages_count"); err != nil {
+		return 0, fmt.Errorf("seed: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "ANALYZE requests, messages, request_deadlines"); err != nil {
 		return 0, fmt.Errorf("seed: ANALYZE: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"net"
+	"net/http"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -460,5 +461,49 @@ func TestEscalationMailWaitsForTheMailServer(t *testing.T) {
 	}
 	if n := len(mailsAbout(t, env[1], r.Reference, "escalation")); n != 1 {
 		t.Errorf("%d escalation e-mails, want 1", n)
+	}
+}
+
+// The watcher computes a request's deadlines again exactly when its history
+// moved or its rules changed, and finds them by index (migration 00070): in
+// the steady state it finds nothing; a message stored without moving the
+// request's updated_at (a Redmine journal in the same second keeps the
+// greatest instant written) is found by the message count; a change of the
+// deadline rules finds the open request, not the closed one.
+func TestWatcherRecomputesExactlyWhatChanged(t *testing.T) {
+	h := newHarness(t, harnessOpts{noStart: true})
+	ctx := context.Background()
+	w := h.bridge.Deadlines().NewWatcher(deadlines.WatcherConfig{})
+	lot := uniqueName("LOT")
+	tenant := h.newClient(config.RoleTenant, []string{lot}, nil)
+	open := tenant.create(map[string]string{"category": "autre", "subject": "Question", "body": "Une question.", "lot": lot})
+	closed := tenant.create(map[string]string{"category": "autre", "subject": "Réglé", "body": "Plus rien.", "lot": lot})
+	if code := tenant.call("POST", "/api/v1/requests/"+closed.ID+"/close", nil, nil, nil); code != http.StatusOK {
+		t.Fatalf("close: HTTP %d", code)
+	}
+	h.watch(w) // whatever the creations and the close left to compute
+	if st := h.watch(w); st.Recomputed != 0 {
+		t.Fatalf("steady state: %d requests computed again, want 0", st.Recomputed)
+	}
+
+	if _, err := h.store.Pool().Exec(ctx, `INSERT INTO messages (request_id, author_kind, kind, author_name, body, source)
+		VALUES ($1, 'staff', 'message', 'Agence', 'Bonjour, nous regardons.', 'redmine')`, open.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.watch(w); st.Recomputed != 1 {
+		t.Fatalf("after a message that left updated_at as it was: %d computed again, want 1", st.Recomputed)
+	}
+	if st := h.watch(w); st.Recomputed != 0 {
+		t.Fatalf("after that computation: %d computed again, want 0", st.Recomputed)
+	}
+
+	next := *h.app.Config()
+	next.Deadlines.WarnAt = "50%"
+	h.reload(&next)
+	if st := h.watch(w); st.Recomputed != 1 {
+		t.Fatalf("after a change of the rules: %d computed again, want 1 (the open request, not the closed one)", st.Recomputed)
+	}
+	if st := h.watch(w); st.Recomputed != 0 {
+		t.Fatalf("once computed with the new rules: %d computed again, want 0", st.Recomputed)
 	}
 }

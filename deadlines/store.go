@@ -44,6 +44,13 @@ func saveRequestDeadlines(ctx context.Context, tx pgx.Tx, requestID string, comp
 			rules_version = EXCLUDED.rules_version, next_alert_at = EXCLUDED.next_alert_at, due_field = EXCLUDED.due_field,
 			computed_at = now()`,
 		requestID, computedFor, msgs, rulesVersion, nextAlert, dueField)
+	if err != nil {
+		return err
+	}
+	// The same markers on the request row, where the partial index
+	// requests_deadlines_stale_idx finds the requests whose history moved
+	// since (migration 00070): it does not touch updated_at.
+	_, err = tx.Exec(ctx, `UPDATE requests SET deadlines_for = $2, deadlines_msgs = $3 WHERE id = $1`, requestID, computedFor, msgs)
 	return err
 }
 
@@ -147,28 +154,57 @@ func DeadlineAlerts(ctx context.Context, q Querier, requestID string) ([]AlertRe
 // staleRequests lists the requests whose history changed since their last
 // computation (requests.updated_at moved, or the thread has another number
 // of messages), or whose rules changed, oldest change first.
+//
+// Two index scans, each empty in the steady state (migration 00070): the
+// partial index requests_deadlines_stale_idx holds exactly the requests
+// whose markers (deadlines_for, deadlines_msgs, copied there by
+// saveRequestDeadlines) differ from their row (updated_at, message_count,
+// kept by a trigger on messages) — the WHERE below repeats its predicate so
+// the planner uses it; request_deadlines_rules_idx gives the requests
+// computed with other rules as two ranges around the current version. A
+// request never computed has deadlines_for NULL: in the first set.
 func (s store) staleRequests(ctx context.Context, rulesVersion string, limit int) ([]string, error) {
-	return s.ids(ctx, "listing the requests to compute again", `
-		SELECT r.id::text FROM requests r LEFT JOIN request_deadlines s ON s.request_id = r.id
-		WHERE s.request_id IS NULL OR s.computed_for IS DISTINCT FROM r.updated_at
-		   OR (r.status <> 'closed' AND (s.rules_version <> $1
-		       OR s.computed_msgs <> (SELECT count(*) FROM messages m WHERE m.request_id = r.id)))
-		ORDER BY r.updated_at LIMIT $2`, rulesVersion, limit)
+	return s.ids(ctx, "listing the requests to compute again", StaleRequestsSQL, rulesVersion, limit)
 }
+
+// The queries a watcher run makes when nothing is due, exported so that
+// bench/ EXPLAINs the very text the watcher runs.
+const (
+	// StaleRequestsSQL: $1 the rules version in force, $2 the batch size.
+	StaleRequestsSQL = `
+		SELECT id::text FROM (
+		    (SELECT r.id, r.updated_at FROM requests r
+		      WHERE r.deadlines_for IS DISTINCT FROM r.updated_at
+		         OR (r.status <> 'closed' AND r.deadlines_msgs IS DISTINCT FROM r.message_count)
+		      ORDER BY r.updated_at LIMIT $2)
+		    UNION
+		    (SELECT r.id, r.updated_at FROM request_deadlines s JOIN requests r ON r.id = s.request_id
+		      WHERE (s.rules_version < $1 OR s.rules_version > $1) AND r.status <> 'closed'
+		      ORDER BY r.updated_at LIMIT $2)
+		) stale ORDER BY updated_at LIMIT $2`
+	// AlertsDueSQL: $1 now, $2 the batch size.
+	AlertsDueSQL = `
+		SELECT request_id::text FROM request_deadlines WHERE next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2`
+	// PendingDueFieldsSQL: $1 the batch size.
+	PendingDueFieldsSQL = `
+		SELECT s.request_id::text FROM request_deadlines s JOIN requests r ON r.id = s.request_id
+		WHERE s.due_field IS DISTINCT FROM s.due_field_sent AND r.redmine_issue_id IS NOT NULL
+		LIMIT $1`
+	// AbandonedAlertsSQL: $1 seconds without an attempt, $2 the batch size.
+	AbandonedAlertsSQL = `
+		SELECT request_id::text, deadline_id, kind FROM deadline_alerts
+		WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1) LIMIT $2`
+)
 
 // requestsWithAlertDue lists the requests with an alert due at now.
 func (s store) requestsWithAlertDue(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	return s.ids(ctx, "listing the requests with an alert due", `
-		SELECT request_id::text FROM request_deadlines WHERE next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2`, now, limit)
+	return s.ids(ctx, "listing the requests with an alert due", AlertsDueSQL, now, limit)
 }
 
 // pendingDueFields lists the requests whose "Échéance réponse" value did
 // not reach their issue yet.
 func (s store) pendingDueFields(ctx context.Context, limit int) ([]string, error) {
-	return s.ids(ctx, "listing the due fields to write", `
-		SELECT s.request_id::text FROM request_deadlines s JOIN requests r ON r.id = s.request_id
-		WHERE s.due_field IS DISTINCT FROM s.due_field_sent AND r.redmine_issue_id IS NOT NULL
-		LIMIT $1`, limit)
+	return s.ids(ctx, "listing the due fields to write", PendingDueFieldsSQL, limit)
 }
 
 func (s store) ids(ctx context.Context, what, sql string, args ...any) ([]string, error) {
@@ -186,10 +222,7 @@ func (s store) ids(ctx context.Context, what, sql string, args ...any) ([]string
 // abandonedAlerts lists the pending alerts with no attempt for after: their
 // job was given up (a long outage).
 func (s store) abandonedAlerts(ctx context.Context, after time.Duration, limit int) ([]AlertArgs, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT request_id::text, deadline_id, kind FROM deadline_alerts
-		WHERE state = 'pending' AND updated_at < now() - make_interval(secs => $1) LIMIT $2`,
-		after.Seconds(), limit)
+	rows, err := s.pool.Query(ctx, AbandonedAlertsSQL, after.Seconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("watcher: listing the alerts to enqueue again: %w", err)
 	}

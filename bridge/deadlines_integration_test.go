@@ -394,9 +394,18 @@ func TestClientFollowUpMovesTheDueTime(t *testing.T) {
 	if !ok || d.ID != "first_answer@msg:"+m.ID || !api.DueAt.Equal(d.Due) {
 		t.Fatalf("next answer %+v, due_at %v: want the follow-up's deadline", d, api.DueAt)
 	}
-	issue, _ := h.admin.GetIssue(ctx, issueID)
-	if got, want := issue.CustomField(cfg.Redmine.CustomFields.ResponseDue), deadlines.FormatDueForStaff(d.Due, cfg); got != want {
-		t.Errorf("Échéance réponse = %q, want %q", got, want)
+	// The field is written once the computation is committed (AfterEvent),
+	// so just after the client can see the due time.
+	want := deadlines.FormatDueForStaff(d.Due, cfg)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		issue, _ := h.admin.GetIssue(ctx, issueID)
+		got := issue.CustomField(cfg.Redmine.CustomFields.ResponseDue)
+		if got == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Échéance réponse = %q 30 s after the due time moved, want %q", got, want)
+		}
 	}
 }
 

@@ -185,10 +185,12 @@ const (
 	// AlertsDueSQL: $1 now, $2 the batch size.
 	AlertsDueSQL = `
 		SELECT request_id::text FROM request_deadlines WHERE next_alert_at <= $1 ORDER BY next_alert_at LIMIT $2`
-	// PendingDueFieldsSQL: $1 the batch size.
+	// PendingDueFieldsSQL: $1 the batch size. due_field_pending is the
+	// generated column "due_field IS DISTINCT FROM due_field_sent" (migration
+	// 00070), indexed where true.
 	PendingDueFieldsSQL = `
 		SELECT s.request_id::text FROM request_deadlines s JOIN requests r ON r.id = s.request_id
-		WHERE s.due_field IS DISTINCT FROM s.due_field_sent AND r.redmine_issue_id IS NOT NULL
+		WHERE s.due_field_pending AND r.redmine_issue_id IS NOT NULL
 		LIMIT $1`
 	// AbandonedAlertsSQL: $1 seconds without an attempt, $2 the batch size.
 	AbandonedAlertsSQL = `

@@ -5,24 +5,14 @@ import (
 	"time"
 
 	"passerelle/config"
+	"passerelle/deadlines/deadlinestest"
 	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
 	"passerelle/internal/testenv"
 )
 
 // paris parses a wall time in Europe/Paris.
-func paris(t *testing.T, s string) time.Time {
-	t.Helper()
-	loc, err := time.LoadLocation("Europe/Paris")
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
+func paris(t *testing.T, s string) time.Time { return deadlinestest.Paris(t, s) }
 
 func msg(id, author, kind string, at time.Time) espaceclient.Message {
 	return espaceclient.Message{ID: id, AuthorKind: author, Kind: kind, CreatedAt: at}

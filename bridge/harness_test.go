@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -253,11 +254,16 @@ type faultTransport struct {
 	down     atomic.Bool
 	fail503  atomic.Bool
 	lastPath atomic.Value
+	mu       sync.Mutex
+	log      []string // "METHOD /path?query" of every call
 }
 
 func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.calls.Add(1)
 	f.lastPath.Store(r.Method + " " + r.URL.Path)
+	f.mu.Lock()
+	f.log = append(f.log, r.Method+" "+r.URL.RequestURI())
+	f.mu.Unlock()
 	if f.down.Load() {
 		return nil, &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
 	}
@@ -265,6 +271,20 @@ func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Body: io.NopCloser(bytes.NewReader(nil)), Header: http.Header{}, Request: r}, nil
 	}
 	return f.next.RoundTrip(r)
+}
+
+// mark returns a position in the call log, for callsSince.
+func (f *faultTransport) mark() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.log)
+}
+
+// callsSince returns the calls made after mark.
+func (f *faultTransport) callsSince(mark int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log[mark:]...)
 }
 
 // Test files: a real JPEG, a real PNG, a minimal PDF.

@@ -17,6 +17,9 @@ type Metrics struct {
 	pollErrors        prometheus.Counter
 	pollIssueFailures prometheus.Counter
 	redriven          prometheus.Counter
+	// earlierSearches counts the searches for an earlier attempt's write
+	// (store_rewind.go), by kind: create, note.
+	earlierSearches *prometheus.CounterVec
 }
 
 // NewMetrics registers the sync's metrics on r. A nil r means a fresh
@@ -53,6 +56,10 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "passerelle_redriven_requests_total",
 			Help: "Requests whose pending actions had nobody working on them (a stopped process's job) and were queued again.",
 		}),
+		earlierSearches: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "passerelle_earlier_write_searches_total",
+			Help: "Searches of Redmine for an earlier attempt's write before writing (kind create or note): only after a failed attempt or a database rewind.",
+		}, []string{"kind"}),
 	}
 }
 

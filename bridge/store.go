@@ -36,7 +36,8 @@ type Store interface {
 }
 
 // syncStore holds the bridge's own tables: poll cursors and per-issue sync
-// state. All of the bridge's SQL is in this file.
+// state. The bridge's SQL is in this file, but for the rewind guard's
+// (store_rewind.go).
 type syncStore struct{ pool *pgxpool.Pool }
 
 // cursor returns the named poll cursor, or ok=false when never stored.

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"passerelle/bridge"
 	"passerelle/config"
 	"passerelle/deadlines"
@@ -318,13 +320,72 @@ func TestSyncStaffAnswerAfterFollowUpAnswersItWhateverTheClocks(t *testing.T) {
 	}
 }
 
+// Issue 14: a request's first attempt costs one Redmine call, the POST (no
+// search for an earlier attempt's issue, none can exist), and the poller does
+// not read the new issue back.
+func TestFirstAttemptIsTheOnlyCall(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	warm, r0, _ := h.mirrored("autre") // the directory is loaded once, here
+	h.settled(r0.ID)
+	mark := h.net.mark()
+	r := warm.create(map[string]string{"category": "autre", "subject": "Boîte aux lettres", "body": "La serrure de ma boîte aux lettres est cassée."})
+	issueID := h.waitMirrored(warm, r.ID)
+	h.settled(r.ID)
+	if calls := h.net.callsSince(mark); len(calls) != 1 || calls[0] != "POST /issues.json" {
+		t.Errorf("creating the issue made the calls %q, want only [POST /issues.json]", calls)
+	}
+	mark = h.net.mark()
+	st := h.poll()
+	readBack := fmt.Sprintf("/issues/%d.json", issueID)
+	for _, c := range h.net.callsSince(mark) {
+		if strings.Contains(c, readBack) {
+			t.Errorf("the poll read the new issue back (%s; stats %+v): its creation is all there is to apply", c, st)
+		}
+	}
+	// A staff change a second later is still seen.
+	time.Sleep(1100 * time.Millisecond)
+	if err := h.staff.UpdateIssue(context.Background(), issueID, redmine.IssueUpdate{Notes: "Le serrurier passe jeudi."}); err != nil {
+		t.Fatal(err)
+	}
+	h.poll()
+	if n := countMessages(warm.get(r.ID), "message", "Le serrurier passe jeudi"); n != 1 {
+		t.Errorf("%d staff notes in the thread after the poll, want 1", n)
+	}
+}
+
 // Review #12 "RestoredJobSkipsSearchAndDuplicates": the database goes back
-// to before the mirror job ran (restore, asynchronous failover; simulated in
-// SQL: job back to attempt 0, mapping cleared) while Redmine keeps the issue:
-// the rerun adopts that issue and files no second one.
+// to before the mirror job ran while Redmine keeps the issue (simulated in
+// SQL: job back to attempt 0, attempt count, mapping and acknowledgment
+// cleared): the rerun searches Redmine, adopts that issue and files no
+// second one. Each case is a way the rewind becomes known: the rewind guard's
+// stored fingerprint is the old incarnation's (a backup restored, a
+// failover, a snapshot rolled back: PostgreSQL restarted or was replaced),
+// or an admin ran `passerelle resync --after-restore` (rows rewritten in
+// place, which nothing in PostgreSQL shows).
 func TestSyncRerunAfterDatabaseRewindAdoptsTheIssue(t *testing.T) {
+	cases := []struct {
+		name   string
+		notice func(ctx context.Context, pool *pgxpool.Pool) error
+	}{
+		{"another database incarnation", func(ctx context.Context, pool *pgxpool.Pool) error {
+			_, err := pool.Exec(ctx, `UPDATE rewind_guard SET fingerprint = 'the incarnation the backup was taken from'`)
+			return err
+		}},
+		{"rewritten in place, then resync --after-restore", bridge.MarkAllForSearch},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { testRewindAdopts(t, tc.notice) })
+	}
+}
+
+func testRewindAdopts(t *testing.T, notice func(ctx context.Context, pool *pgxpool.Pool) error) {
 	h := newHarness(t, harnessOpts{})
 	ctx := context.Background()
+	// A first request meets the new database (its guard holds no
+	// fingerprint yet: everything filed so far is searched); the request
+	// under test is filed after, searched only if the rewind is noticed.
+	_, warm, _ := h.mirrored("autre")
+	h.settled(warm.ID)
 	tenant, r, first := h.mirrored("autre")
 	h.settled(r.ID)
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -336,7 +397,7 @@ func TestSyncRerunAfterDatabaseRewindAdoptsTheIssue(t *testing.T) {
 	for _, q := range []string{
 		`UPDATE river_job SET state = 'available', attempt = 0, attempted_at = NULL, attempted_by = NULL, finalized_at = NULL, errors = '{}'
 		 WHERE kind = 'mirror_request' AND args->>'request_id' = $1`,
-		`UPDATE requests SET redmine_issue_id = NULL, redmine_status = '', status = 'new' WHERE id = $1`,
+		`UPDATE requests SET redmine_issue_id = NULL, redmine_status = '', status = 'new', create_attempts = 0 WHERE id = $1`,
 		`UPDATE messages SET mirrored_at = NULL WHERE request_id = $1`,
 		`DELETE FROM messages WHERE request_id = $1 AND kind = 'ack'`,
 	} {
@@ -347,6 +408,9 @@ func TestSyncRerunAfterDatabaseRewindAdoptsTheIssue(t *testing.T) {
 		if tag.RowsAffected() == 0 {
 			t.Fatalf("rewind changed nothing: %s", q)
 		}
+	}
+	if err := notice(ctx, pool); err != nil {
+		t.Fatal(err)
 	}
 	if err := h.bridge.Start(ctx); err != nil {
 		t.Fatal(err)

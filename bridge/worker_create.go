@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -21,15 +22,18 @@ import (
 //
 // How "exactly once" holds: the issue carries the request's reference in the
 // custom field "Réf. espace client" from its very creation (the same POST), and
-// its description carries the request's id (requestMarker). Before creating,
-// Redmine is searched for that reference, on every attempt: when an issue made
-// for this request exists — an earlier attempt created it and then died or
-// failed before committing the mapping — it is adopted instead. The search is
-// never skipped, not even on a job's first attempt: River's attempt counter
-// is no proof that Redmine holds nothing, since a database restored from a
-// backup or an asynchronous failover brings the job back at attempt 0 while
-// Redmine keeps the issue. Attachments are uploaded before the POST and
-// attached by it, so an issue never exists without its files.
+// its description carries the request's id (requestMarker). Each attempt is
+// counted in the database before its POST (beginAttempt, store_rewind.go);
+// when an earlier attempt may have created the issue — one was counted (it
+// died or failed before committing the mapping), or the database went back in
+// time since the request was filed (a restore, a failover: the count went
+// back with it, the rewind guard notices) — Redmine is searched for the
+// reference first and an issue made for this request is adopted instead.
+// Otherwise no issue can exist for it, and the POST is the only call.
+// River's attempt counter is no such proof: a restored database brings the
+// job back at attempt 0 while Redmine keeps the issue. Attachments are
+// uploaded before the POST and attached by it, so an issue never exists
+// without its files.
 func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redmine.Issue, error) {
 	cfg := b.cfg.Holder.Get()
 	req, err := b.cfg.Store.GetRequestThread(ctx, requestID, true)
@@ -64,22 +68,10 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 	}
 	refCF := cfg.Redmine.CustomFields.Reference
 
-	// 1. Adopt an issue an earlier attempt created.
-	found, err := b.rm.FindByCustomField(ctx, refCF, req.Reference, 0)
+	// 1. Adopt an issue an earlier attempt created, when one may have.
+	existing, err := b.earlierIssues(ctx, log, req, refCF)
 	if err != nil {
-		return nil, retryOrStop(log, "searching Redmine for the reference", err)
-	}
-	// Only an issue made for this very request is adopted: a reference can
-	// come back (a database restored from an old backup restarts the
-	// numbering), and adopting another client's issue would show them its
-	// notes. The description carries the request's id for that.
-	var existing []redmine.Issue
-	for _, is := range found {
-		if hasTrailingMarker(is.Description, requestMarker(req.ID)) {
-			existing = append(existing, is)
-		} else {
-			log.WithField("issue_id", is.ID).Error("a Redmine issue carries this reference but was made for another request: not adopted (was the database restored from an older backup?)")
-		}
+		return nil, err
 	}
 	var issue redmine.Issue
 	var adopted *redmine.Issue
@@ -110,8 +102,63 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 		return nil, fmt.Errorf("recording the mirrored issue %d: %w", issue.ID, err)
 	}
 	log.WithField("issue_id", issue.ID).Info("request mirrored to Redmine")
+	if adopted == nil {
+		// The issue as POST answered it is all there is to apply: nobody
+		// can have changed it in the second it was born. Recorded so, the
+		// poller does not read it back (one Redmine call per request).
+		if err := b.sync.setIssueUpdatedOn(ctx, issue.ID, bornAppliedAsOf(issue)); err != nil {
+			log.WithError(err).Warn("could not record the new issue as applied; the poller reads it once")
+		}
+	}
 	b.deadlines.AfterEvent(ctx, log, req.ID, deadlines.IssueDueField(cfg, issue))
 	return adopted, nil
+}
+
+// bornAppliedAsOf is the instant up to which a just-created issue is known
+// as POST answered it: the end of the second it was created in. Redmine's
+// times are whole seconds, so the poller cannot tell a change within that
+// second from the creation (bridge/apply.go appliedAsOf reads back in that
+// case); a person cannot change an issue in the second it appears. What could
+// is an automation reacting to the creation within the second: its change is
+// applied at the issue's next change, or at once by the webhook's nudge,
+// which reads the issue whatever the poller recorded.
+func bornAppliedAsOf(issue redmine.Issue) time.Time {
+	return issue.UpdatedOn.Truncate(time.Second).Add(time.Second)
+}
+
+// earlierIssues counts this attempt and, when an earlier one may have
+// created the request's issue, returns the issues made for this request that
+// Redmine holds (none when no search was needed).
+func (b *Bridge) earlierIssues(ctx context.Context, log *logrus.Entry, req espaceclient.Request, refCF int) ([]redmine.Issue, error) {
+	at, err := b.sync.beginCreate(ctx, req.ID)
+	if err != nil {
+		return nil, fmt.Errorf("counting the creation attempt: %w", err)
+	}
+	if at.Rewound {
+		b.log.WithField("previous_fingerprint", at.Was).Warn("the database is a new incarnation (PostgreSQL restarted, restored or failed over): " +
+			"the requests filed before now are searched for in Redmine before their issue is created")
+	}
+	if !at.Search {
+		return nil, nil
+	}
+	b.metrics.earlierSearches.WithLabelValues("create").Inc()
+	found, err := b.rm.FindByCustomField(ctx, refCF, req.Reference, 0)
+	if err != nil {
+		return nil, retryOrStop(log, "searching Redmine for the reference", err)
+	}
+	// Only an issue made for this very request is adopted: a reference can
+	// come back (a database restored from an old backup restarts the
+	// numbering), and adopting another client's issue would show them its
+	// notes. The description carries the request's id for that.
+	var existing []redmine.Issue
+	for _, is := range found {
+		if hasTrailingMarker(is.Description, requestMarker(req.ID)) {
+			existing = append(existing, is)
+		} else {
+			log.WithField("issue_id", is.ID).Error("a Redmine issue carries this reference but was made for another request: not adopted (was the database restored from an older backup?)")
+		}
+	}
+	return existing, nil
 }
 
 // postIssue finds the mandate parent when the rule asks for one, uploads the

@@ -16,7 +16,8 @@ import (
 )
 
 func cmdResync(args []string) int {
-	fs := newCommand("resync", "Queue again the mirroring of everything not in Redmine yet: requests without an issue (clearing\ntheir recorded error) and client messages or closings not mirrored. Run it after fixing the cause\nof a permanent error that `passerelle check --live` reported. A running `passerelle serve` does the work.\n\nUsage: passerelle resync [--config FILE] [REF...]")
+	fs := newCommand("resync", "Queue again the mirroring of everything not in Redmine yet: requests without an issue (clearing\ntheir recorded error) and client messages or closings not mirrored. Run it after fixing the cause\nof a permanent error that `passerelle check --live` reported. A running `passerelle serve` does the work.\n\nWith --after-restore, first make every request filed so far searched for in Redmine before its\nissue is created (run it after restoring the database by a means PostgreSQL cannot notice,\nsee docs/RELIABILITY.md \"Restoring the database\").\n\nUsage: passerelle resync [--config FILE] [--after-restore] [REF...]")
+	afterRestore := fs.Bool("after-restore", false, "search Redmine before creating the issue of every request filed so far")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -38,6 +39,13 @@ func cmdResync(args []string) int {
 	if err := database.CheckUpToDate(ctx, pool); err != nil {
 		fmt.Fprintln(os.Stderr, "passerelle resync:", err)
 		return 1
+	}
+	if *afterRestore {
+		if err := bridge.MarkAllForSearch(ctx, pool); err != nil {
+			fmt.Fprintln(os.Stderr, "passerelle resync:", err)
+			return 1
+		}
+		fmt.Println("every request filed so far will be searched for in Redmine before its issue is created")
 	}
 	log := newLogger("warn")
 	rm := redmine.New(redmine.Config{URL: cfg.Redmine.URL, APIKey: cfg.Redmine.APIKey.Reveal(), Timeout: cfg.Redmine.Timeout})

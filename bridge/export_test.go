@@ -21,6 +21,8 @@ import (
 var (
 	IssueIDs      = issueIDs
 	MessageMarker = messageMarker
+	// LiveFingerprintSQL is the rewind guard's fingerprint expression.
+	LiveFingerprintSQL = liveFingerprintSQL
 )
 
 // SetNow moves the bridge's clock (its jobs' and the deadlines'); set it

@@ -23,6 +23,7 @@ import (
 	"passerelle/deadlines"
 	"passerelle/deadlines/sla"
 	"passerelle/espaceclient"
+	"passerelle/internal/testenv"
 	"passerelle/redmine"
 )
 
@@ -350,6 +351,20 @@ func TestFirstAttemptIsTheOnlyCall(t *testing.T) {
 	h.poll()
 	if n := countMessages(warm.get(r.ID), "message", "Le serrurier passe jeudi"); n != 1 {
 		t.Errorf("%d staff notes in the thread after the poll, want 1", n)
+	}
+}
+
+// The migration stores the live fingerprint (a copy of the bridge's
+// expression): a new deployment's first requests are not searched for, and
+// the copy cannot drift from the code unnoticed.
+func TestNewDatabaseGuardHoldsTheLiveFingerprint(t *testing.T) {
+	pool, _ := testenv.NewPool(t)
+	var same bool
+	if err := pool.QueryRow(context.Background(), `SELECT fingerprint = `+bridge.LiveFingerprintSQL+` FROM rewind_guard`).Scan(&same); err != nil {
+		t.Fatal(err)
+	}
+	if !same {
+		t.Error("the migration's fingerprint differs from the live one: migration 00080 and bridge/store_rewind.go liveFingerprintSQL must read the same")
 	}
 }
 

@@ -29,7 +29,16 @@ CREATE TABLE rewind_guard (
     search_below bigint      NOT NULL,
     changed_at   timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO rewind_guard (fingerprint, search_below) VALUES ('', nextval('filed_seq'));
+-- The live fingerprint, as bridge/store_rewind.go liveFingerprintSQL reads
+-- it (the two must stay the same text), taken after the ALTERs above have
+-- rewritten requests: a new deployment's first requests are not searched.
+INSERT INTO rewind_guard (fingerprint, search_below) VALUES (
+    (SELECT system_identifier::text FROM pg_control_system()) || '/' ||
+    (SELECT timeline_id::text FROM pg_control_checkpoint()) || '/' ||
+    pg_postmaster_start_time()::text || '/' ||
+    (SELECT oid::text FROM pg_database WHERE datname = current_database()) || '/' ||
+    pg_relation_filenode('requests')::text,
+    nextval('filed_seq'));
 
 -- +goose Down
 DROP TABLE rewind_guard;

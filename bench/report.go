@@ -209,16 +209,18 @@ is the item's; the poller's list calls are counted apart (they are the idle cost
 			r.calls[0].items, dl, fmt.Sprintf("%.2f", float64(dl)/float64(r.calls[0].items)), met(dl == 0))
 	}
 	b.WriteString(`
-**Where the calls go.** A request's first attempt is its POST alone: no search for an earlier attempt's issue (none
-can exist: the attempt is counted in the database before its POST, and a rewound database is noticed,
-bridge/store_rewind.go), and the poller does not read the new issue back (bridge/worker_create.go bornAppliedAsOf:
-nobody changes an issue in the second it is born). Files are uploaded first, one call each. A follow-up costs a
-read before its PUT (the issue's status now: a note on an issue staff just closed reopens it; and an earlier
-attempt's note, found by its marker), the PUT, and a read after it (Redmine answers 204 without the journal id,
-FACTS.md, and drops a status its workflow refuses without saying so); then the poller's echo read: Redmine's times
-are whole seconds, so the first poll after that read cannot tell the note from a staff change in the same second
-(bridge/apply.go appliedAsOf). Those three reads are what keeps a client's message ordered against staff's
-concurrent changes; the goal of 1 is not met for follow-ups, by decision.
+**Where the calls go.** A request's creation is its POST alone: no search for an earlier attempt's issue (none can
+exist: the attempt is counted in the database before its POST, and a rewound database is noticed,
+bridge/store_rewind.go). Files are uploaded first, one call each. Then the poller reads each new issue back once
+("read issue"): Redmine's times are whole seconds and its list carries no journals, so a poll cannot tell the issue
+as created from a change made within the same second (an automation, a staff member's script), and skipping that
+read lost such changes in the package tests (bridge TestOwnerRIBChangeBecomesSubtaskOfMandateTicket,
+TestStaffFileServedWithSniffedType: staff acting at once): kept, by decision, so a request costs 2 calls, the second
+after the burst. A follow-up costs a read before its PUT (the issue's status now: a note on an issue staff just
+closed reopens it; and an earlier attempt's note, found by its marker), the PUT, a read after it (Redmine answers
+204 without the journal id, FACTS.md, and drops a status its workflow refuses without saying so), and the same echo
+read by the poller. Those reads keep a client's message ordered against staff's concurrent changes; the goal of 1
+is not met for follow-ups either, by the same decision.
 `)
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -102,28 +101,8 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 		return nil, fmt.Errorf("recording the mirrored issue %d: %w", issue.ID, err)
 	}
 	log.WithField("issue_id", issue.ID).Info("request mirrored to Redmine")
-	if adopted == nil {
-		// The issue as POST answered it is all there is to apply: nobody
-		// can have changed it in the second it was born. Recorded so, the
-		// poller does not read it back (one Redmine call per request).
-		if err := b.sync.setIssueUpdatedOn(ctx, issue.ID, bornAppliedAsOf(issue)); err != nil {
-			log.WithError(err).Warn("could not record the new issue as applied; the poller reads it once")
-		}
-	}
 	b.deadlines.AfterEvent(ctx, log, req.ID, deadlines.IssueDueField(cfg, issue))
 	return adopted, nil
-}
-
-// bornAppliedAsOf is the instant up to which a just-created issue is known
-// as POST answered it: the end of the second it was created in. Redmine's
-// times are whole seconds, so the poller cannot tell a change within that
-// second from the creation (bridge/apply.go appliedAsOf reads back in that
-// case); a person cannot change an issue in the second it appears. What could
-// is an automation reacting to the creation within the second: its change is
-// applied at the issue's next change, or at once by the webhook's nudge,
-// which reads the issue whatever the poller recorded.
-func bornAppliedAsOf(issue redmine.Issue) time.Time {
-	return issue.UpdatedOn.Truncate(time.Second).Add(time.Second)
 }
 
 // earlierIssues counts this attempt and, when an earlier one may have

@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -253,11 +254,20 @@ type faultTransport struct {
 	down     atomic.Bool
 	fail503  atomic.Bool
 	lastPath atomic.Value
+	// recorded, while recording, holds each call in order (record).
+	mu        sync.Mutex
+	recording bool
+	recorded  []*http.Request
 }
 
 func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.calls.Add(1)
 	f.lastPath.Store(r.Method + " " + r.URL.Path)
+	f.mu.Lock()
+	if f.recording {
+		f.recorded = append(f.recorded, r)
+	}
+	f.mu.Unlock()
 	if f.down.Load() {
 		return nil, &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
 	}
@@ -265,6 +275,19 @@ func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return &http.Response{StatusCode: 503, Status: "503 Service Unavailable", Body: io.NopCloser(bytes.NewReader(nil)), Header: http.Header{}, Request: r}, nil
 	}
 	return f.next.RoundTrip(r)
+}
+
+// record starts recording the calls; stop ends it and returns them in order.
+func (f *faultTransport) record() (stop func() []*http.Request) {
+	f.mu.Lock()
+	f.recording, f.recorded = true, nil
+	f.mu.Unlock()
+	return func() []*http.Request {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.recording = false
+		return f.recorded
+	}
 }
 
 // Test files: a real JPEG, a real PNG, a minimal PDF.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,63 @@ func TestOverlapRereadOfAQuietWindowCostsOneRequest(t *testing.T) {
 			t.Errorf("%s: %d Redmine requests, %d tight and %d wide list requests (%+v); want %d, %d and %d",
 				want.name, n, st.TightPages, st.WidePages, st, want.reqs, want.tight, want.wide)
 		}
+	}
+}
+
+// When the overlap's re-read holds more than a page, new changes still come
+// first: its first page, then the tight list and the issues it applies, then
+// the re-read's other pages.
+func TestOverlapRereadOfABurstListsNewChangesFirst(t *testing.T) {
+	const overlap = 10 * time.Second
+	h := newHarness(t, harnessOpts{mutateConfig: func(c *config.Config) { c.Redmine.PollOverlap = overlap }})
+	ctx := context.Background()
+	tenant, r, issueID := h.mirrored("autre")
+	h.settled(r.ID)
+	wide, ok, err := h.bridge.WideCursor(ctx)
+	if err != nil || !ok {
+		t.Fatalf("no wide cursor after the start (ok=%v): %v", ok, err)
+	}
+	time.Sleep(overlap + time.Second)
+	if st := h.poll(); st.WidePages != 0 { // its cursor is an overlap past the re-read: the next poll re-reads
+		t.Fatalf("premise: the overlap re-read a poll early (%+v)", st)
+	}
+	cursor, _, err := h.bridge.IssuesCursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	burst(t, h, 105)
+	note := "Bonjour, le technicien passe demain (écrit juste après une rafale)."
+	if err := h.staff.UpdateIssue(ctx, issueID, redmine.IssueUpdate{Notes: note}); err != nil {
+		t.Fatal(err)
+	}
+	stop := h.net.record()
+	st := h.poll()
+	calls := stop()
+	if st.WidePages < 2 || st.TightPages < 2 {
+		t.Fatalf("premise: the poll after the burst should list it in both windows, 2 pages or more each (%+v)", st)
+	}
+	since := func(t time.Time) string { return ">=" + t.UTC().Format("2006-01-02T15:04:05Z") }
+	lists, readAfter := 0, -1
+	for _, c := range calls {
+		switch {
+		case c.Method == "GET" && strings.HasSuffix(c.URL.Path, "/issues.json"):
+			got := c.URL.Query().Get("updated_on")
+			if want := since(wide.Add(-overlap)); lists == 0 && got != want {
+				t.Errorf("the first list reads from %s, want the re-read's %s", got, want)
+			}
+			if want := since(cursor.Add(-2 * time.Second)); lists == 1 && got != want {
+				t.Errorf("the second list reads from %s, want the tight window's %s", got, want)
+			}
+			lists++
+		case c.Method == "GET" && strings.HasSuffix(c.URL.Path, "/issues/"+strconv.Itoa(int(issueID))+".json") && readAfter < 0:
+			readAfter = lists
+		}
+	}
+	if readAfter < 0 || readAfter > 1+st.TightPages {
+		t.Errorf("the noted issue was read after %d list requests, want after the re-read's first and the %d tight ones (%+v)", readAfter, st.TightPages, st)
+	}
+	if n := countMessages(tenant.get(r.ID), "message", note); n != 1 {
+		t.Errorf("the note is shown %d times, want 1", n)
 	}
 }
 

@@ -30,10 +30,9 @@ import (
 //     0.5 s for a filtered list). Its cost: an idle poll lists again the
 //     changes of the last 1 + 2 + 1 = 4 s before the previous poll; at the
 //     ~20 writes a second this Redmine takes at most, 80, under a page of
-//     100.
-//     An idle poll is one request however recent the last burst, where
-//     re-listing the whole overlap (2 min) on every poll was several pages
-//     for 2 minutes after a burst (docs/BENCHMARKS.md, section 5: 3
+//     100. So an idle poll is one request however recent the last burst,
+//     where re-listing the whole overlap (2 min) on every poll was several
+//     pages for 2 minutes after a burst (docs/BENCHMARKS.md, section 5: 3
 //     requests a cycle).
 //
 //   - Wide re-read, once per redmine.poll_overlap: it lists from the wide
@@ -67,6 +66,15 @@ import (
 //   - With an overlap no wider than tightWindow (tests use 2 s), every poll
 //     reads the whole overlap: there is no separate re-read, and the wide
 //     cursor moves with the cursor.
+//
+//   - A limit of both windows, as of the overlap on every poll before them:
+//     an issue read (a nudge, another change) after a late change was
+//     stamped and before it committed is marked applied as of that read
+//     (appliedAsOf), after the change's updated_on, so the change is
+//     skipped until the issue changes again.
+//
+// The listing of one window, page by page, is below; PollOnce (poller.go)
+// runs the windows.
 
 const wideCursor = "redmine_issues_wide"
 

@@ -19,6 +19,7 @@ var metricNames = []string{
 	"passerelle_mirror_jobs_total",
 	"passerelle_poll_duration_seconds",
 	"passerelle_poll_issues_fetched_total",
+	"passerelle_poll_list_requests_total",
 	"passerelle_poll_errors_total",
 	"passerelle_poll_issue_failures_total",
 	"passerelle_redriven_requests_total",

@@ -77,13 +77,14 @@ The deployment of the full burst (%d mirrored requests in its database), once no
 		fmt.Fprintf(b, "- %s: %d in %d cycles\n", k, i.calls[k], i.cycles)
 	}
 	fmt.Fprintf(b, `
-Why more than one request: a poll lists the issues carrying a reference updated since its cursor less
-redmine.poll_overlap (2 min), 100 a page, and pages by moving "since" forward (offset 0 again, bridge/poller.go).
-Up to %d issues matched in this window (Redmine is shared with the other deployments of this run and other
-engineers' tests, and the burst's own issues stay in the overlap for 2 minutes), hence several pages per cycle. With
-nothing changed in Redmine for 2 minutes a cycle is one request; right after a burst it is ceil(changed/100). That
-re-reading is the overlap's safety margin (late commits, clock skew), Passerelle's own cost; shrinking it is a
-correctness decision, not made here.
+How the poller lists (bridge/poller_wide.go): every poll lists the issues carrying a reference updated since its
+cursor (Redmine's clock at the previous poll, less a second) less 2 s, one request unless 100 of them changed in those
+few seconds; once per redmine.poll_overlap (2 min) a poll also re-reads the overlap for changes Redmine committed late,
+100 a page, paging by moving "since" forward: that cycle costs ceil(changed within the re-read's window / 100)
+requests, one when its first page holds them all (it then stands for the tight list). Up to %d issues matched in a
+list's window (Redmine is shared with the other deployments of this run and other engineers' tests, and a burst stays
+in the re-read's window for two overlaps): a measured window that holds the re-read right after the burst counts its
+pages.
 
 SQL: pg_stat_statements %s. A transaction count includes River's own work (leader election, job fetching every
 second, periodic jobs), not only the poller's. River's jobs at the end of the window (not completed, or completed

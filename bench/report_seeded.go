@@ -85,8 +85,8 @@ func (r *report) writeGrowth(b *bytes.Buffer) {
 
 Each size is its own deployment, seeded as in section 6 (10 requests per client), measured as in sections 5–7.
 Redmine's side does not grow with Passerelle's database (the seeded issues are not in Redmine): the Redmine calls per
-poll cycle depend on how many issues carrying a reference changed within the poll overlap (2 min), across the whole
-shared Redmine ("listed").
+poll cycle depend on how many issues carrying a reference changed within the poll's window (a few seconds; the whole
+poll overlap, 2 min, in the cycle that re-reads it), across the whole shared Redmine ("listed").
 
 | requests (clients) | seeding (COPY) | watcher sweep, 4 queries | stale-requests query | GET /api/v1/requests p95 | dashboard p95 | idle: Redmine calls per cycle (listed) | idle: DB transactions per cycle |
 | --- | --- | --- | --- | --- | --- | --- | --- |

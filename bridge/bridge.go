@@ -162,7 +162,7 @@ func New(cfg Config) (*Bridge, error) {
 			return nil // another replica is polling now
 		}
 		b.metrics.pollDuration.Observe(time.Since(start).Seconds())
-		b.metrics.pollFetched.Add(float64(st.Fetched))
+		b.metrics.countPoll(st)
 		if err != nil {
 			b.metrics.pollErrors.Inc()
 		}

@@ -54,6 +54,18 @@ func (b *Bridge) IssuesCursor(ctx context.Context) (time.Time, bool, error) {
 	return b.sync.cursor(ctx, issuesCursor)
 }
 
+// IssuesCursorName and WideCursorName are the rows of sync_cursors of the
+// poll's cursor and of its overlap re-read's (poller_wide.go).
+const (
+	IssuesCursorName = issuesCursor
+	WideCursorName   = wideCursor
+)
+
+// WideCursor is the overlap re-read's cursor; false when none is stored.
+func (b *Bridge) WideCursor(ctx context.Context) (time.Time, bool, error) {
+	return b.sync.cursor(ctx, wideCursor)
+}
+
 // StrandedRequests are the requests the redrive sweep would requeue now.
 func (b *Bridge) StrandedRequests(ctx context.Context) ([]string, error) {
 	return b.sync.strandedRequests(ctx, redriveGrace, redriveBatch)

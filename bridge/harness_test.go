@@ -256,6 +256,9 @@ type faultTransport struct {
 	lastPath atomic.Value
 	mu       sync.Mutex
 	log      []string // "METHOD /path?query" of every call
+	// recorded, while recording, holds each call in order (record).
+	recording bool
+	recorded  []*http.Request
 }
 
 func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -263,6 +266,9 @@ func (f *faultTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.lastPath.Store(r.Method + " " + r.URL.Path)
 	f.mu.Lock()
 	f.log = append(f.log, r.Method+" "+r.URL.RequestURI())
+	if f.recording {
+		f.recorded = append(f.recorded, r)
+	}
 	f.mu.Unlock()
 	if f.down.Load() {
 		return nil, &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}
@@ -285,6 +291,19 @@ func (f *faultTransport) callsSince(mark int) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.log[mark:]...)
+}
+
+// record starts recording the calls; stop ends it and returns them in order.
+func (f *faultTransport) record() (stop func() []*http.Request) {
+	f.mu.Lock()
+	f.recording, f.recorded = true, nil
+	f.mu.Unlock()
+	return func() []*http.Request {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.recording = false
+		return f.recorded
+	}
 }
 
 // Test files: a real JPEG, a real PNG, a minimal PDF.

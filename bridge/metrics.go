@@ -14,6 +14,7 @@ type Metrics struct {
 	mirrorJobs        *prometheus.CounterVec
 	pollDuration      prometheus.Histogram
 	pollFetched       prometheus.Counter
+	pollLists         *prometheus.CounterVec
 	pollErrors        prometheus.Counter
 	pollIssueFailures prometheus.Counter
 	redriven          prometheus.Counter
@@ -30,7 +31,7 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 		r = prometheus.NewRegistry()
 	}
 	f := promauto.With(r)
-	return &Metrics{
+	m := &Metrics{
 		mirrorJobs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "passerelle_mirror_jobs_total",
 			Help: "Mirroring jobs to Redmine by kind (request, message) and result (ok, retry, waiting, failed).",
@@ -44,6 +45,10 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Name: "passerelle_poll_issues_fetched_total",
 			Help: "Mirrored issues read again by the poller because they changed.",
 		}),
+		pollLists: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "passerelle_poll_list_requests_total",
+			Help: "Issue list requests of the poller by window: tight (every poll, from the cursor less a few seconds) or wide (the overlap's re-read, once per redmine.poll_overlap).",
+		}, []string{"window"}),
 		pollErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "passerelle_poll_errors_total",
 			Help: "Polls that failed (Redmine unreachable or failing).",
@@ -61,6 +66,17 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 			Help: "Searches of Redmine for an earlier attempt's write before writing (kind create or note): only after a failed attempt or a database rewind.",
 		}, []string{"kind"}),
 	}
+	for _, w := range []string{"tight", "wide"} {
+		m.pollLists.WithLabelValues(w) // both series from the start, at 0
+	}
+	return m
+}
+
+// countPoll records what one poll did.
+func (m *Metrics) countPoll(st PollStats) {
+	m.pollFetched.Add(float64(st.Fetched))
+	m.pollLists.WithLabelValues("tight").Add(float64(st.TightPages))
+	m.pollLists.WithLabelValues("wide").Add(float64(st.WidePages))
 }
 
 // countJob records a mirroring job's outcome and returns err unchanged.

@@ -96,21 +96,30 @@ const issuesCursor = "redmine_issues"
 
 // PollStats says what one poll did.
 type PollStats struct {
-	Listed  int // issues listed
+	Listed  int // issues listed (one listed by both windows counts twice)
 	Fetched int // issues read again
-	Pages   int // list requests
-	Failed  int // issues that could not be applied (retried on their own)
+	Pages   int // list requests: TightPages + WidePages
+	// TightPages are the list requests of the tight window (from the cursor
+	// less tightWindow), WidePages those of the wide re-read (from the wide
+	// cursor less the overlap, poller_wide.go). A wide re-read whose first
+	// page holds its whole window stands for the tight list: 0 and 1.
+	TightPages int
+	WidePages  int
+	Failed     int // issues that could not be applied (retried on their own)
 }
 
 // PollOnce lists the issues that carry a customer-space reference and
-// changed since the stored cursor minus the overlap, and applies each one
-// that changed since it was last applied. An idle poll costs one list request.
+// changed since the stored cursor minus the tight window (tightWindow), and
+// applies each one that changed since it was last applied; once per
+// redmine.poll_overlap it also re-reads the whole overlap (the wide re-read,
+// poller_wide.go: why two windows, and what each guards against). An idle
+// poll costs one list request, however recent the last burst.
 //
 // The cursor is Redmine's own clock (the Date header of the poll's first list
 // answer), so the two machines' clocks need not agree. The next poll reads
-// from that instant minus the overlap: an update Redmine had not committed
-// when this poll listed (a slow transaction) still carries an updated_on
-// within the overlap, and is listed next time.
+// from that instant minus the tight window; an update Redmine had not
+// committed when this poll listed (a slow transaction) may carry an older
+// updated_on, and the wide re-read lists it.
 //
 // Pages follow updated_on rather than an offset: an issue changed while the
 // poll runs moves to the end of the list, and with offsets the issues after
@@ -123,17 +132,18 @@ type PollStats struct {
 // refuses, a 5xx on that issue alone) is recorded in issue_sync_state, retried
 // by a retry_issue job of its own and reported by `check --live`, and the
 // cursor moves on. Only a failure that is not about one issue (Redmine or the
-// database unreachable) ends the poll with the cursor kept.
+// database unreachable) ends the poll with the cursors kept.
 func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 	var st PollStats
 	cfg := b.cfg.Holder.Get()
+	overlap := cfg.Redmine.PollOverlap
 	cursor, ok, err := b.sync.cursor(ctx, issuesCursor)
 	if err != nil {
 		return st, err
 	}
 	var since time.Time
 	if ok {
-		since = cursor.Add(-cfg.Redmine.PollOverlap)
+		since = cursor.Add(-tightWidth(overlap))
 	} else {
 		// No cursor yet. When nothing is mirrored either (a new deployment),
 		// no issue Redmine holds can be one of ours: start the cursor at
@@ -149,86 +159,98 @@ func (b *Bridge) PollOnce(ctx context.Context) (PollStats, error) {
 			return st, b.startCursor(ctx)
 		}
 	}
-	maxSeen := cursor
-	var serverNow time.Time
-	const pageSize = 100
-	for offset := 0; ; {
-		page, err := b.rm.ListIssues(ctx, redmine.IssueQuery{
-			UpdatedSince: since,
-			CustomFields: map[int]string{cfg.Redmine.CustomFields.Reference: "*"},
-			Sort:         "updated_on,id",
-			Limit:        pageSize,
-			Offset:       offset,
-		})
-		st.Pages++
-		if err != nil {
-			return st, fmt.Errorf("listing changed issues: %w", err)
-		}
-		st.Listed += len(page.Issues)
-		if serverNow.IsZero() {
-			serverNow = page.ServerTime
-		}
-		ids := make([]redmine.IssueID, len(page.Issues))
-		for i, is := range page.Issues {
-			ids[i] = is.ID
-		}
-		applied, err := b.sync.issueUpdatedOn(ctx, ids)
-		if err != nil {
-			return st, err
-		}
-		for _, is := range page.Issues {
-			if is.UpdatedOn.After(maxSeen) {
-				maxSeen = is.UpdatedOn
+	wide, err := b.wideReread(ctx, overlap, cursor, ok)
+	if err != nil {
+		return st, err
+	}
+	var first []redmine.Issue
+	var wideErr error
+	if wide != nil {
+		// The wide window holds the tight one (the wide cursor is never
+		// after the cursor, and the overlap is wider than the tight window):
+		// when its first page is the whole of it, that one request is the
+		// poll, new changes included. When it fails, the tight list still
+		// runs (new changes are not held up by the re-read) and the poll
+		// fails after it, the wide cursor kept: due again next poll.
+		if first, wideErr = b.listPage(ctx, cfg, wide, &st); wideErr != nil {
+			wide = nil
+		} else if wide.done {
+			if err := b.applyIssues(ctx, first, &st); err != nil {
+				return st, err
 			}
-			// applied is Redmine's clock when the issue was last read, less
-			// a second: a change after that read has an updated_on at or
-			// after it, even within the same second.
-			if t, ok := applied[is.ID]; ok && is.UpdatedOn.Before(t) {
-				continue
-			}
-			fetched, err := b.refresh(ctx, is.ID)
-			if fetched {
-				st.Fetched++
-			}
-			if err == nil {
-				continue
-			}
-			if errors.Is(err, errIssueBusy) {
-				// A drain holds the request and applies the issue when done;
-				// a retry makes sure of it.
-				if err := b.enqueueRetryIssue(ctx, is.ID); err != nil {
-					return st, err
-				}
-				continue
-			}
-			if notAboutOneIssue(err) {
-				return st, err // keep the cursor: the next poll reads again
-			}
-			st.Failed++
-			if ferr := b.issueFailed(ctx, is.ID, err); ferr != nil {
-				return st, ferr
-			}
-		}
-		if len(page.Issues) < pageSize || offset+len(page.Issues) >= page.TotalCount {
-			break
-		}
-		last := page.Issues[len(page.Issues)-1].UpdatedOn.Truncate(time.Second)
-		if last.After(since) {
-			since, offset = last, 0
-		} else {
-			offset += len(page.Issues) // a whole page within one second
+			return st, b.setCursors(ctx, wide.cursor(), issuesCursor, wideCursor)
 		}
 	}
-	next := maxSeen // without a Date header: the last change seen
-	if !serverNow.IsZero() {
-		next = serverNow.Add(-time.Second) // the header is truncated to the second
+	// New changes first (latency): the tight window, then the rest of the
+	// wide re-read.
+	tight := &listing{since: since, maxSeen: cursor}
+	if err := b.drain(ctx, cfg, tight, nil, &st); err != nil {
+		return st, err
 	}
-	if !next.IsZero() {
-		if err := b.sync.setCursor(ctx, issuesCursor, next); err != nil {
-			return st, err
+	names := []string{issuesCursor}
+	if !ok || tightWidth(overlap) == overlap {
+		// This list read everything (no cursor), or the whole overlap: it
+		// is a wide re-read too.
+		names = append(names, wideCursor)
+	}
+	if err := b.setCursors(ctx, tight.cursor(), names...); err != nil {
+		return st, err
+	}
+	if wide == nil {
+		return st, wideErr
+	}
+	if err := b.drain(ctx, cfg, wide, first, &st); err != nil {
+		return st, err
+	}
+	return st, b.setCursors(ctx, wide.cursor(), wideCursor)
+}
+
+// applyIssues applies each listed issue that changed since it was last
+// applied. An issue that fails is set aside (issueFailed); only a failure
+// that is not about one issue is returned.
+func (b *Bridge) applyIssues(ctx context.Context, issues []redmine.Issue, st *PollStats) error {
+	if len(issues) == 0 {
+		return nil
+	}
+	ids := make([]redmine.IssueID, len(issues))
+	for i, is := range issues {
+		ids[i] = is.ID
+	}
+	applied, err := b.sync.issueUpdatedOn(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, is := range issues {
+		// applied is Redmine's clock when the issue was last read, less
+		// a second: a change after that read has an updated_on at or
+		// after it, even within the same second.
+		if t, ok := applied[is.ID]; ok && is.UpdatedOn.Before(t) {
+			continue
+		}
+		fetched, err := b.refresh(ctx, is.ID)
+		if fetched {
+			st.Fetched++
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, errIssueBusy) {
+			// A drain holds the request and applies the issue when done;
+			// a retry makes sure of it.
+			if err := b.enqueueRetryIssue(ctx, is.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if notAboutOneIssue(err) {
+			return err // keep the cursors: the next poll reads again
+		}
+		st.Failed++
+		if ferr := b.issueFailed(ctx, is.ID, err); ferr != nil {
+			return ferr
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // initCursor starts the poll cursor of a new deployment (no cursor, nothing
@@ -252,8 +274,9 @@ func (b *Bridge) initCursor(ctx context.Context) {
 	}
 }
 
-// startCursor sets the poll cursor to Redmine's clock (the Date header of a
-// one-issue list) less a second, as a poll does when it ends.
+// startCursor sets the poll cursor and the wide re-read's (poller_wide.go)
+// to Redmine's clock (the Date header of a one-issue list) less a second, as
+// a poll does when it ends: nothing before it is ours to re-read.
 func (b *Bridge) startCursor(ctx context.Context) error {
 	page, err := b.rm.ListIssues(ctx, redmine.IssueQuery{Limit: 1})
 	if err != nil {
@@ -262,7 +285,7 @@ func (b *Bridge) startCursor(ctx context.Context) error {
 	if page.ServerTime.IsZero() {
 		return nil // no Date header: the next poll lists everything
 	}
-	return b.sync.setCursor(ctx, issuesCursor, page.ServerTime.Add(-time.Second))
+	return b.setCursors(ctx, page.ServerTime.Add(-time.Second), issuesCursor, wideCursor)
 }
 
 // notAboutOneIssue tells a failure of Redmine or the network as a whole (no

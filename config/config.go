@@ -77,7 +77,10 @@ type Redmine struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// PollInterval is how often the poller lists changed issues (default 10s).
 	PollInterval time.Duration `yaml:"poll_interval"`
-	// PollOverlap is re-read before the stored cursor on each poll (default 2m).
+	// PollOverlap is how late a change may become visible in Redmine after
+	// its updated_on (a slow transaction) and still be seen: once per
+	// overlap a poll re-reads that far before the previous re-read; every
+	// poll reads 2 s before its cursor (bridge/poller_wide.go). Default 2m.
 	PollOverlap time.Duration `yaml:"poll_overlap"`
 	// RetryBudget is how long a client's action (a request, a follow-up, a
 	// close) is retried while Redmine is down or failing before its mirroring

@@ -13,20 +13,22 @@ import (
 // searched for before it is made. The bridge's other SQL is in store.go.
 //
 // Why a search can be needed at all: Redmine has no idempotency key, so an
-// issue created by an attempt that then died, or whose answer
+// issue (or a client's note) created by an attempt that then died, or whose answer
 // was lost, is found again only by a search. Searching before every write
 // costs a Redmine call per request (a filtered list, about as slow as the
 // POST itself on Redmine: BENCHMARKS.md section 1). The search is needed only
-// when an earlier attempt may have created the issue:
+// when an earlier attempt may have made the write (the same holds for a
+// note: the issue's journals are read for its marker only then):
 //
-//  1. the request's attempt count is above zero: each attempt is counted in
-//     a transaction committed before its POST (beginCreate), so a
+//  1. the row's attempt count is above zero: each attempt is counted in a
+//     transaction committed before its Redmine call (beginCreate,
+//     beginNote), so a
 //     crash, a timeout or a lost answer always leaves a trace; or
 //  2. the database has gone back in time since the row was filed, and the
 //     count with it. The fingerprint below is read live in the attempt's own
 //     transaction and compared with the one stored in rewind_guard; when they
-//     differ, every request filed before now (filed_seq below a fresh number
-//     of the sequence) is searched. A rewind brings rewind_guard back too, with
+//     differ, every request and message filed before now (filed_seq below a
+//     fresh number of the sequence) is searched. A rewind brings rewind_guard back too, with
 //     the fingerprint of the database as it was, so it is noticed by the
 //     first attempt after it, before any Redmine call.
 //
@@ -59,7 +61,7 @@ const liveFingerprintSQL = `
 
 // attempt says what beginAttempt found.
 type attempt struct {
-	Search  bool   // an earlier attempt may have created the issue: search first
+	Search  bool   // an earlier attempt may have made the write: search first
 	Earlier int    // attempts counted before this one
 	Rewound bool   // this call noticed a new database incarnation
 	Was     string // the fingerprint stored before it (when Rewound)
@@ -69,6 +71,23 @@ type attempt struct {
 // before the caller's POST, and tells whether Redmine must be searched for an
 // earlier attempt's issue first.
 func (s syncStore) beginCreate(ctx context.Context, requestID string) (attempt, error) {
+	return s.beginAttempt(ctx, `
+		UPDATE requests SET create_attempts = create_attempts + 1 WHERE id = $1
+		RETURNING create_attempts - 1, filed_seq`, requestID)
+}
+
+// beginNote counts one attempt to write a client action's note, committed
+// before the caller's PUT, and tells whether the issue's journals must be
+// searched for an earlier attempt's note first.
+func (s syncStore) beginNote(ctx context.Context, messageID string) (attempt, error) {
+	return s.beginAttempt(ctx, `
+		UPDATE messages SET mirror_attempts = mirror_attempts + 1 WHERE id = $1
+		RETURNING mirror_attempts - 1, filed_seq`, messageID)
+}
+
+// beginAttempt checks the guard, then runs countSQL (one more attempt on the
+// row id, returning the count before it and the row's filed_seq).
+func (s syncStore) beginAttempt(ctx context.Context, countSQL, id string) (attempt, error) {
 	var a attempt
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var stored, live string
@@ -93,9 +112,7 @@ func (s syncStore) beginCreate(ctx context.Context, requestID string) (attempt, 
 			}
 		}
 		var filed int64
-		if err := tx.QueryRow(ctx, `
-			UPDATE requests SET create_attempts = create_attempts + 1 WHERE id = $1
-			RETURNING create_attempts - 1, filed_seq`, requestID).Scan(&a.Earlier, &filed); err != nil {
+		if err := tx.QueryRow(ctx, countSQL, id).Scan(&a.Earlier, &filed); err != nil {
 			return fmt.Errorf("counting the attempt: %w", err)
 		}
 		a.Search = a.Earlier > 0 || filed < below
@@ -104,8 +121,8 @@ func (s syncStore) beginCreate(ctx context.Context, requestID string) (attempt, 
 	return a, err
 }
 
-// MarkAllForSearch makes every request filed so far searched for in Redmine
-// before its issue is created, as a detected rewind does. It is `passerelle resync
+// MarkAllForSearch makes every request and message filed so far searched
+// for in Redmine before it is written, as a detected rewind does. It is `passerelle resync
 // --after-restore`, for a restore the fingerprint cannot see.
 func MarkAllForSearch(ctx context.Context, pool *pgxpool.Pool) error {
 	if _, err := pool.Exec(ctx, `UPDATE rewind_guard SET search_below = nextval('filed_seq'), changed_at = now()`); err != nil {

@@ -1,28 +1,29 @@
 -- Exactly once without a Redmine search before every write (issue 14: the
 -- adoption search was one of the two Redmine calls of every request).
 --
--- An issue's creation is searched for first only when an earlier attempt may
--- have made it:
---   * requests.create_attempts counts the attempts, each committed before its
---     POST: a crash or a lost answer leaves a count above zero, and the next
---     attempt searches;
+-- A write to Redmine (an issue's creation, a client action's note) is
+-- searched for first only when an earlier attempt may have made it:
+--   * requests.create_attempts and messages.mirror_attempts count the
+--     attempts, each committed before its Redmine call: a crash or a lost
+--     answer leaves a count above zero, and the next attempt searches;
 --   * a database that went back in time (a backup restored, an asynchronous
 --     failover, a disk snapshot rolled back) loses those counts, so every
---     request gets a number from a sequence when it is filed (filed_seq), and
+--     request and message gets a number from one sequence when it is filed
+--     (filed_seq), and
 --     rewind_guard holds a fingerprint of the database's incarnation; when
 --     the live fingerprint differs from the stored one, search_below is moved
 --     to a new number of the sequence, and every row filed before it is
 --     searched first (bridge/store_rewind.go says what the fingerprint holds
 --     and which rewinds it catches).
 -- The migration starts with search_below above every existing row: requests
--- filed before this version are all searched first, as before. (A follow-up's
--- note needs no such guard: the issue is read before the note anyway, for its
--- status, and that read finds an earlier attempt's note by its marker.)
+-- and messages filed before this version are all searched first, as before.
 
 -- +goose Up
 CREATE SEQUENCE filed_seq;
 ALTER TABLE requests ADD COLUMN filed_seq bigint NOT NULL DEFAULT nextval('filed_seq');
 ALTER TABLE requests ADD COLUMN create_attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN filed_seq bigint NOT NULL DEFAULT nextval('filed_seq');
+ALTER TABLE messages ADD COLUMN mirror_attempts integer NOT NULL DEFAULT 0;
 CREATE TABLE rewind_guard (
     id           boolean     PRIMARY KEY DEFAULT true CHECK (id),
     fingerprint  text        NOT NULL,
@@ -42,6 +43,8 @@ INSERT INTO rewind_guard (fingerprint, search_below) VALUES (
 
 -- +goose Down
 DROP TABLE rewind_guard;
+ALTER TABLE messages DROP COLUMN mirror_attempts;
+ALTER TABLE messages DROP COLUMN filed_seq;
 ALTER TABLE requests DROP COLUMN create_attempts;
 ALTER TABLE requests DROP COLUMN filed_seq;
 DROP SEQUENCE filed_seq;

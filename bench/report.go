@@ -216,11 +216,13 @@ bridge/store_rewind.go). Files are uploaded first, one call each. Then the polle
 as created from a change made within the same second (an automation, a staff member's script), and skipping that
 read lost such changes in the package tests (bridge TestOwnerRIBChangeBecomesSubtaskOfMandateTicket,
 TestStaffFileServedWithSniffedType: staff acting at once): kept, by decision, so a request costs 2 calls, the second
-after the burst. A follow-up costs a read before its PUT (the issue's status now: a note on an issue staff just
-closed reopens it; and an earlier attempt's note, found by its marker), the PUT, a read after it (Redmine answers
-204 without the journal id, FACTS.md, and drops a status its workflow refuses without saying so), and the same echo
-read by the poller. Those reads keep a client's message ordered against staff's concurrent changes; the goal of 1
-is not met for follow-ups either, by the same decision.
+after the burst. A follow-up costs its PUT and a read after it
+(Redmine answers 204 without the journal id, FACTS.md, and drops a status its workflow refuses without saying so),
+then the same echo read by the poller. The read before the PUT is made only when an earlier attempt may have
+written the note (the attempt is counted before the PUT, as for creations); a note on an issue staff closed since the
+last poll reopens it from the read after the note (bridge/worker_action.go reopenUnder: one more PUT and read, only
+then). The goal of 1 is not met for follow-ups, by the same decision: the reads keep a client's message ordered
+against staff's concurrent changes.
 `)
 }
 

@@ -234,8 +234,8 @@ func New(cfg Config) (*Bridge, error) {
 		// every 30 s, so a crashed replica's jobs are rescued within about
 		// a minute; its requests' pending actions are queued again sooner
 		// by the redrive sweep (redrive.go). A rescued job may overlap
-		// nothing: the request lock and the adoption search make the
-		// re-run safe.
+		// nothing: the request lock and the counted attempt (the re-run
+		// searches Redmine first, store_rewind.go) make it safe.
 		JobTimeout:           jobTimeout,
 		RescueStuckJobsAfter: jobTimeout + rescueMargin,
 		ErrorHandler:         &errorHandler{log: cfg.Log},

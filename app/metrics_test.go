@@ -23,6 +23,7 @@ var metricNames = []string{
 	"passerelle_poll_errors_total",
 	"passerelle_poll_issue_failures_total",
 	"passerelle_redriven_requests_total",
+	"passerelle_earlier_write_searches_total",
 	"passerelle_webhook_calls_total",
 	"passerelle_config_reloads_total",
 	"promhttp_metric_handler_requests_total",

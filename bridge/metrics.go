@@ -69,6 +69,9 @@ func NewMetrics(r prometheus.Registerer) *Metrics {
 	for _, w := range []string{"tight", "wide"} {
 		m.pollLists.WithLabelValues(w) // both series from the start, at 0
 	}
+	for _, kind := range []string{"create", "note"} {
+		m.earlierSearches.WithLabelValues(kind) // "no search" rather than no series
+	}
 	return m
 }
 

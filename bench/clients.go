@@ -13,19 +13,17 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"passerelle/kratos/kratostest"
 )
 
-// The Kratos part copies kratos/kratostest (test-only: it takes a
-// testing.TB) without the testing dependency.
-
-const sessionCookie = "ory_kratos_session"
+// Clients log in through kratos/kratostest's error-returning helpers, as
+// the tests do.
 
 var plainHTTP = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
@@ -88,46 +86,15 @@ func newTenant(ctx context.Context, st *stack) (*customer, error) {
 		"metadata_public":      map[string]any{"role": "tenant", "lots": []string{"BENCH-" + randomHex(3)}, "mandates": []string{}},
 		"verifiable_addresses": []map[string]any{{"value": email, "via": "email", "verified": true, "status": "completed"}},
 	}
-	var created struct {
-		ID string `json:"id"`
+	id, err := kratostest.CreateIdentity(ctx, st.kratosAdmin, body)
+	if err != nil {
+		return nil, err
 	}
-	if status, raw, err := doJSON(ctx, plainHTTP, http.MethodPost, st.kratosAdmin+"/admin/identities", nil, body, &created); err != nil || status != http.StatusCreated {
-		return nil, fmt.Errorf("creating a Kratos identity: HTTP %d %v %.300s", status, err, raw)
+	ck, err := kratostest.BrowserSession(ctx, st.kratosPub, email, password)
+	if err != nil {
+		return nil, err
 	}
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Timeout: 20 * time.Second, Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var flow struct {
-		ID string `json:"id"`
-		UI struct {
-			Nodes []struct {
-				Attributes struct {
-					Name  string `json:"name"`
-					Value any    `json:"value"`
-				} `json:"attributes"`
-			} `json:"nodes"`
-		} `json:"ui"`
-	}
-	if status, raw, err := doJSON(ctx, c, http.MethodGet, st.kratosPub+"/self-service/login/browser", nil, nil, &flow); err != nil || status != http.StatusOK {
-		return nil, fmt.Errorf("creating a browser login flow: HTTP %d %v %.300s", status, err, raw)
-	}
-	csrf := ""
-	for _, n := range flow.UI.Nodes {
-		if n.Attributes.Name == "csrf_token" {
-			csrf, _ = n.Attributes.Value.(string)
-		}
-	}
-	if status, raw, err := doJSON(ctx, c, http.MethodPost, st.kratosPub+"/self-service/login?flow="+url.QueryEscape(flow.ID), nil,
-		map[string]any{"method": "password", "identifier": email, "password": password, "csrf_token": csrf}, nil); err != nil || status != http.StatusOK {
-		return nil, fmt.Errorf("browser login: HTTP %d %v %.300s", status, err, raw)
-	}
-	pu, _ := url.Parse(st.kratosPub)
-	for _, ck := range jar.Cookies(pu) {
-		if ck.Name == sessionCookie {
-			return &customer{id: created.ID, email: email, cookie: ck}, nil
-		}
-	}
-	return nil, fmt.Errorf("the browser login set no %s cookie", sessionCookie)
+	return &customer{id: id, email: email, cookie: ck}, nil
 }
 
 // deleteMail removes the mails the stack's SMTP catcher stored for the

@@ -18,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
+
+	"passerelle/internal/yamlpath"
 )
 
 // stack is what the benchmark needs from .stack/env (written by `make stack`).
@@ -141,13 +143,9 @@ type daemon struct {
 // Redmine reached through redmineURL (the counting proxy), then overrides
 // (dotted key → scalar).
 func writeConfig(st *stack, dir, dbURL, redmineURL, prefix string, overrides map[string]string) (*daemon, error) {
-	data, err := os.ReadFile(st.configPath)
+	doc, err := yamlpath.Read(st.configPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading the stack's configuration: %w", err)
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
-		return nil, fmt.Errorf("%s: not YAML: %v", st.configPath, err)
 	}
 	port, err := freePort()
 	if err != nil {
@@ -169,9 +167,9 @@ func writeConfig(st *stack, dir, dbURL, redmineURL, prefix string, overrides map
 		set[k] = v
 	}
 	for k, v := range set {
-		yamlSet(&doc, k, v)
+		yamlpath.Set(doc, k, v)
 	}
-	out, err := yaml.Marshal(&doc)
+	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("writing the configuration: %w", err)
 	}
@@ -180,33 +178,6 @@ func writeConfig(st *stack, dir, dbURL, redmineURL, prefix string, overrides map
 		return nil, fmt.Errorf("writing the configuration: %w", err)
 	}
 	return &daemon{configPath: path, logPath: filepath.Join(dir, prefix+".log"), baseURL: "http://127.0.0.1:" + port, dbURL: dbURL}, nil
-}
-
-// yamlSet sets the scalar at a dotted key path, creating missing keys.
-func yamlSet(doc *yaml.Node, path, value string) {
-	n := doc.Content[0]
-	keys := strings.Split(path, ".")
-	for i, k := range keys {
-		var next *yaml.Node
-		for j := 0; j+1 < len(n.Content); j += 2 {
-			if n.Content[j].Value == k {
-				next = n.Content[j+1]
-			}
-		}
-		last := i == len(keys)-1
-		if next == nil {
-			next = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, next)
-		}
-		if last {
-			tag := "!!str"
-			if _, err := strconv.Atoi(value); err == nil {
-				tag = "!!int"
-			}
-			*next = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
-		}
-		n = next
-	}
 }
 
 // env is the daemon's environment: ours without PASSERELLE_* overrides, and

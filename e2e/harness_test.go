@@ -51,6 +51,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"passerelle/internal/testenv"
+	"passerelle/internal/yamlpath"
 	"passerelle/kratos/kratostest"
 )
 
@@ -187,70 +188,19 @@ func loadStack(t *testing.T) stackInfo {
 // readYAML parses a YAML file into its document node (comments kept).
 func readYAML(t *testing.T, path string) *yaml.Node {
 	t.Helper()
-	data, err := os.ReadFile(path)
+	doc, err := yamlpath.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		t.Fatalf("%s: not a YAML mapping", path)
-	}
-	return &doc
+	return doc
 }
 
-// yamlGet returns the scalar at a dotted key path ("redmine.poll_interval").
-func yamlGet(doc *yaml.Node, path string) (string, bool) {
-	n := doc.Content[0]
-	for _, k := range strings.Split(path, ".") {
-		if n.Kind != yaml.MappingNode {
-			return "", false
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-			}
-		}
-		if next == nil {
-			return "", false
-		}
-		n = next
-	}
-	return n.Value, n.Kind == yaml.ScalarNode
-}
-
-// yamlSet sets the scalar at a dotted key path, creating the missing keys.
-func yamlSet(doc *yaml.Node, path, value string) {
-	n := doc.Content[0]
-	keys := strings.Split(path, ".")
-	for i, k := range keys {
-		var next *yaml.Node
-		for j := 0; j+1 < len(n.Content); j += 2 {
-			if n.Content[j].Value == k {
-				next = n.Content[j+1]
-			}
-		}
-		last := i == len(keys)-1
-		if next == nil {
-			next = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
-			if last {
-				next = &yaml.Node{Kind: yaml.ScalarNode}
-			}
-			n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k}, next)
-		}
-		if last {
-			tag := "!!str"
-			if _, err := strconv.Atoi(value); err == nil {
-				tag = "!!int" // written plain, read back as a number
-			}
-			*next = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: value}
-		}
-		n = next
-	}
-}
+// yamlGet and yamlSet read and set the scalar at a dotted key path
+// ("redmine.poll_interval").
+var (
+	yamlGet = yamlpath.Get
+	yamlSet = yamlpath.Set
+)
 
 // stackSetting reads one setting of the stack's configuration file.
 func stackSetting(t *testing.T, st stackInfo, path string) string {

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -142,48 +141,17 @@ func Login(t testing.TB, email, password string) string {
 	return res.SessionToken
 }
 
-// LoginBrowser logs in through Kratos' browser flow (GET
-// /self-service/login/browser as JSON, then POST with the CSRF token and the
-// CSRF cookie) and returns the ory_kratos_session cookie a browser would get.
+// LoginBrowser logs in through Kratos' browser flow (BrowserSession) and
+// returns the ory_kratos_session cookie a browser would get.
 func LoginBrowser(t testing.TB, email, password string) *http.Cookie {
 	t.Helper()
-	public := PublicURL(t)
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Timeout: 20 * time.Second, Jar: jar,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	var flow struct {
-		ID string `json:"id"`
-		UI struct {
-			Nodes []struct {
-				Attributes struct {
-					Name  string `json:"name"`
-					Value any    `json:"value"`
-				} `json:"attributes"`
-			} `json:"nodes"`
-		} `json:"ui"`
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ck, err := BrowserSession(ctx, PublicURL(t), email, password)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if status, raw := call(t, http.MethodGet, public+"/self-service/login/browser", nil, &flow, c); status != http.StatusOK {
-		t.Fatalf("kratostest: creating browser login flow: %d %s", status, raw)
-	}
-	csrf := ""
-	for _, n := range flow.UI.Nodes {
-		if n.Attributes.Name == "csrf_token" {
-			csrf, _ = n.Attributes.Value.(string)
-		}
-	}
-	status, raw := call(t, http.MethodPost, public+"/self-service/login?flow="+url.QueryEscape(flow.ID),
-		map[string]any{"method": "password", "identifier": email, "password": password, "csrf_token": csrf}, nil, c)
-	if status != http.StatusOK {
-		t.Fatalf("kratostest: browser login of %s: %d %s", email, status, raw)
-	}
-	u, _ := url.Parse(public)
-	for _, ck := range jar.Cookies(u) {
-		if ck.Name == SessionCookie {
-			return ck
-		}
-	}
-	t.Fatalf("kratostest: browser login of %s set no %s cookie", email, SessionCookie)
-	return nil
+	return ck
 }
 
 // NewClient creates a client identity with metadata_public

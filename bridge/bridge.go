@@ -96,6 +96,9 @@ type Bridge struct {
 
 	// metrics are the sync's metrics, registered on Config.Registerer.
 	metrics *Metrics
+	// noFingerprint logs once that the rewind guard cannot read the
+	// database's fingerprint (store_rewind.go).
+	noFingerprint sync.Once
 }
 
 // crashPoints let integration tests fail a job at a precise point (after

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -65,6 +66,9 @@ type attempt struct {
 	Earlier int    // attempts counted before this one
 	Rewound bool   // this call noticed a new database incarnation
 	Was     string // the fingerprint stored before it (when Rewound)
+	// NoFingerprint: the server refused a fingerprint function; every
+	// write is searched for first.
+	NoFingerprint bool
 }
 
 // beginCreate counts one attempt to create a request's issue, committed
@@ -89,14 +93,21 @@ func (s syncStore) beginNote(ctx context.Context, messageID string) (attempt, er
 // row id, returning the count before it and the row's filed_seq).
 func (s syncStore) beginAttempt(ctx context.Context, countSQL, id string) (attempt, error) {
 	var a attempt
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var stored, live string
+	live, err := s.liveFingerprint(ctx)
+	if err != nil {
+		return a, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var stored string
 		var below int64
-		if err := tx.QueryRow(ctx, `SELECT fingerprint, search_below, `+liveFingerprintSQL+` FROM rewind_guard`).
-			Scan(&stored, &below, &live); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT fingerprint, search_below FROM rewind_guard`).Scan(&stored, &below); err != nil {
 			return fmt.Errorf("reading the rewind guard: %w", err)
 		}
-		if stored != live {
+		if live == "" {
+			// No fingerprint: nothing tells a rewind, so every write is
+			// searched for first (as before the guard).
+			a.Search, a.NoFingerprint = true, true
+		} else if stored != live {
 			// Only one transaction moves it per incarnation (the WHERE);
 			// another that lost the race reads the number it set.
 			err := tx.QueryRow(ctx, `
@@ -115,11 +126,32 @@ func (s syncStore) beginAttempt(ctx context.Context, countSQL, id string) (attem
 		if err := tx.QueryRow(ctx, countSQL, id).Scan(&a.Earlier, &filed); err != nil {
 			return fmt.Errorf("counting the attempt: %w", err)
 		}
-		a.Search = a.Earlier > 0 || filed < below
+		a.Search = a.Search || a.Earlier > 0 || filed < below
 		return nil
 	})
 	return a, err
 }
+
+// liveFingerprint reads the database's fingerprint, or "" when the server
+// refuses one of its functions (a managed PostgreSQL may restrict them).
+func (s syncStore) liveFingerprint(ctx context.Context) (string, error) {
+	var live string
+	err := s.pool.QueryRow(ctx, `SELECT `+liveFingerprintSQL).Scan(&live)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == codeInsufficientPrivilege || pe.Code == codeUndefinedFunction) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the database fingerprint: %w", err)
+	}
+	return live, nil
+}
+
+// SQLSTATEs of a refused fingerprint function.
+const (
+	codeInsufficientPrivilege = "42501"
+	codeUndefinedFunction     = "42883"
+)
 
 // MarkAllForSearch makes every request and message filed so far searched
 // for in Redmine before it is written, as a detected rewind does. It is `passerelle resync

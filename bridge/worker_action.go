@@ -49,10 +49,7 @@ func (b *Bridge) mirrorActionLocked(ctx context.Context, log *logrus.Entry, req 
 	if err != nil {
 		return redmine.Issue{}, fmt.Errorf("counting the note's attempt: %w", err)
 	}
-	if at.Rewound {
-		b.log.WithField("previous_fingerprint", at.Was).Warn("the database is a new incarnation (PostgreSQL restarted, restored or failed over): " +
-			"requests and messages filed before now are searched for in Redmine before they are written")
-	}
+	b.logGuard(at)
 	if at.Search {
 		b.metrics.earlierSearches.WithLabelValues("note").Inc()
 		issue, err := b.rm.GetIssue(ctx, issueID, "journals", "attachments")

@@ -105,6 +105,20 @@ func (b *Bridge) createIssueLocked(ctx context.Context, requestID string) (*redm
 	return adopted, nil
 }
 
+// logGuard says what the rewind guard noticed, if anything.
+func (b *Bridge) logGuard(at attempt) {
+	if at.Rewound {
+		b.log.WithField("previous_fingerprint", at.Was).Warn("the database is a new incarnation (PostgreSQL restarted, restored or failed over): " +
+			"the requests and messages filed before now are searched for in Redmine before they are written")
+	}
+	if at.NoFingerprint {
+		b.noFingerprint.Do(func() {
+			b.log.Warn("the database's fingerprint cannot be read (a function of bridge/store_rewind.go is refused): " +
+				"every creation and note is searched for in Redmine first, a call more each")
+		})
+	}
+}
+
 // earlierIssues counts this attempt and, when an earlier one may have
 // created the request's issue, returns the issues made for this request that
 // Redmine holds (none when no search was needed).
@@ -113,10 +127,7 @@ func (b *Bridge) earlierIssues(ctx context.Context, log *logrus.Entry, req espac
 	if err != nil {
 		return nil, fmt.Errorf("counting the creation attempt: %w", err)
 	}
-	if at.Rewound {
-		b.log.WithField("previous_fingerprint", at.Was).Warn("the database is a new incarnation (PostgreSQL restarted, restored or failed over): " +
-			"the requests filed before now are searched for in Redmine before their issue is created")
-	}
+	b.logGuard(at)
 	if !at.Search {
 		return nil, nil
 	}

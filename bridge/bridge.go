@@ -228,7 +228,17 @@ func New(cfg Config) (*Bridge, error) {
 		PeriodicJobs:      periodic,
 		RetryPolicy:       cfg.RetryPolicy,
 		FetchPollInterval: cfg.FetchPollInterval,
-		FetchCooldown:     min(100*time.Millisecond, cfg.FetchPollInterval),
+		// River fact (river@v0.51.1, client.go maybeNotifyInsertForQueues,
+		// internal/notifylimiter): an insert notifies the workers at most
+		// once per FetchCooldown per queue; a job inserted within that
+		// window of the previous one is not announced, and when the fetch
+		// the first one triggered ran before it committed, it waits for the
+		// next FetchPollInterval (1 s). At the default cooldown (100 ms)
+		// that was the tail of the client → Redmine latency: p95 about 1 s
+		// over Redmine's own (BENCHMARKS.md section 3). At 10 ms two
+		// requests rarely fall in one window; the cost is a fetch query at
+		// most every 10 ms while jobs keep coming, none when idle.
+		FetchCooldown: min(fetchCooldown, cfg.FetchPollInterval),
 		// River fact (river@v0.51.1, client.go): RescueStuckJobsAfter
 		// defaults to 1 h (JobTimeout + 1 h above an hour), so a job left
 		// "running" by a killed process waited over an hour. Every job is
@@ -266,6 +276,10 @@ func JobTimeout(redmineTimeout time.Duration) time.Duration {
 // rescueMargin is how long after JobTimeout a job still "running" is taken
 // for the work of a dead process.
 const rescueMargin = 10 * time.Second
+
+// fetchCooldown is River's FetchCooldown: how soon after a fetch another may
+// run, and the window in which inserts share one notification (see New).
+const fetchCooldown = 10 * time.Millisecond
 
 // Start runs the workers (and, on the elected leader, the periodic jobs)
 // until Stop. ctx only bounds the start itself.

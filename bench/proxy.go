@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +39,10 @@ type countingProxy struct {
 	srv   *http.Server
 	mu    sync.Mutex
 	calls []call
+	// created is each reference's successful creation; waiters are the
+	// awaitCreated calls still waiting for theirs.
+	created map[string]call
+	waiters map[string][]chan call
 }
 
 var issuePath = regexp.MustCompile(`^/issues/(\d+)\.json$`)
@@ -78,7 +83,8 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for the counting proxy: %w", err)
 	}
-	p := &countingProxy{url: "http://" + l.Addr().String(), cf: referenceCF}
+	p := &countingProxy{url: "http://" + l.Addr().String(), cf: referenceCF,
+		created: map[string]call{}, waiters: map[string][]chan call{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := call{class: classify(r), start: time.Now()}
@@ -110,6 +116,15 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 		}
 		p.mu.Lock()
 		p.calls = append(p.calls, c)
+		if c.class == classCreate && c.status == http.StatusCreated && c.reference != "" {
+			if _, dup := p.created[c.reference]; !dup {
+				p.created[c.reference] = c
+			}
+			for _, w := range p.waiters[c.reference] {
+				w <- c
+			}
+			delete(p.waiters, c.reference)
+		}
 		p.mu.Unlock()
 	})}
 	go func() { _ = p.srv.Serve(l) }()
@@ -150,6 +165,25 @@ func (p *countingProxy) since(m int) []call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]call(nil), p.calls[m:]...)
+}
+
+// awaitCreated waits until Redmine answered 201 to the creation of the
+// issue carrying reference (at once if it already did).
+func (p *countingProxy) awaitCreated(ctx context.Context, reference string) (call, error) {
+	p.mu.Lock()
+	if c, ok := p.created[reference]; ok {
+		p.mu.Unlock()
+		return c, nil
+	}
+	w := make(chan call, 1)
+	p.waiters[reference] = append(p.waiters[reference], w)
+	p.mu.Unlock()
+	select {
+	case c := <-w:
+		return c, nil
+	case <-ctx.Done():
+		return call{}, fmt.Errorf("waiting for the issue of %s: %w", reference, ctx.Err())
+	}
 }
 
 // close stops the proxy.

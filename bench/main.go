@@ -9,8 +9,14 @@
 // in front of Redmine, and measures the raw Redmine API in the same run.
 // Nothing here asserts a timing: it reports figures, ratios and goals.
 //
-//	go run ./bench -n 500            # what `make bench` runs
-//	go run ./bench -n 60 -out /tmp/b # a quick run while developing
+// What `make bench` runs (every default, explicitly; about 25 minutes):
+//
+//	go run ./bench -n 500 -webhook-notes 20 -steady 10m -load-n 400 -out docs
+//
+// A quick run while developing (a few minutes; -steady 0 -load-n 0
+// -webhook-notes 0 -seed "" skip those sections):
+//
+//	go run ./bench -n 40 -workers 4 -webhook-notes 5 -steady 1m -load-n 40 -seed 1000 -out /tmp/b
 package main
 
 import (
@@ -181,7 +187,7 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int, o o
 		{"8. steady load", o.steady <= 0, func() error { return e.sectionSteady(ctx, r, dep, o.steady) }},
 		{"", false, func() error { dep.d.stop(); return nil }},
 		{"9. load growth", o.loadN <= 0, func() error { return e.sectionLoad(ctx, r, o.loadN, dep.workers) }},
-		{fmt.Sprintf("6, 7 and 9. seeded deployments of %v requests", sizes), len(sizes) == 0, func() error { return e.sectionSeeded(ctx, r, sizes) }},
+		{"6, 7 and 9. seeded deployments (-seed)", len(sizes) == 0, func() error { return e.sectionSeeded(ctx, r, sizes) }},
 	}
 	if o.webhookNotes <= 0 {
 		r.hook.skipped = "-webhook-notes 0"
@@ -196,6 +202,9 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int, o o
 			continue
 		}
 		logf("section: %s", s.name)
+		if len(sizes) > 0 && strings.HasPrefix(s.name, "6,") {
+			logf("seeded sizes: %v requests", sizes)
+		}
 		t := time.Now()
 		if err := s.f(); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -113,8 +114,11 @@ func (r *report) writeHeader(b *bytes.Buffer) {
 	m := r.machine
 	fmt.Fprintf(b, `# Benchmarks
 
-Written by `+"`%s`"+` on %s, in %s. Do not edit: run it again (`+"`make bench`"+`, whose command passes every
-flag's default below explicitly).
+Written on %s, in %s, by
+
+    %s
+
+Do not edit: run it again (`+"`make bench`"+` passes every flag's default, listed under "The run", explicitly).
 
 The program (bench/) builds `+"`./cmd/passerelle`"+` with `+"`go build`"+`, starts `+"`passerelle serve`"+` with the
 stack's configuration on throwaway databases (one per deployment, dropped at the end), drives it through the
@@ -137,12 +141,19 @@ in Passerelle's figures. Nothing is asserted: a figure that misses its goal says
 Everything (Redmine, PostgreSQL, Kratos, the daemon, the load generator) shares these CPUs, and other engineers'
 tests may run on the same stack: only the ratios to the raw figures of the same run mean something.
 
-`, r.command(), r.started.Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), m.cpus, m.cpuModel, m.ram, m.goVersion, m.redmine, m.postgres, m.kratos)
+`, r.started.Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), r.command(), m.cpus, m.cpuModel, m.ram, m.goVersion, m.redmine, m.postgres, m.kratos)
 }
 
 // command is this run's command line.
 func (r *report) command() string {
-	return strings.TrimSpace("go run ./bench " + strings.Join(r.args, " "))
+	parts := []string{"go run ./bench"}
+	for _, a := range r.args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$`\\") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
 }
 
 // writeRun lists the flags that bound the run's length and how long each

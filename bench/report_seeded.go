@@ -27,7 +27,7 @@ func (r *report) pageSeries() []series {
 func (r *report) writeSeeded(b *bytes.Buffer) {
 	s := r.seeded
 	if s.requests == 0 {
-		b.WriteString("## 6. Overdue sweep and 7. Pages and API\n\nSkipped in this run (-seed-requests 0).\n\n")
+		b.WriteString("## 6. Overdue sweep and 7. Pages and API\n\nSkipped in this run (-seed \"\").\n\n")
 		return
 	}
 	var total, totalWall time.Duration

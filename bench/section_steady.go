@@ -41,12 +41,9 @@ const memEvery = 10 * time.Second
 // drainBound is how long after the steady load its last issues may take.
 const drainBound = 5 * time.Minute
 
-// leakPerRequest is the growth the verdict tolerates per request filed (see
-// threshold).
-const leakPerRequest = 1024.0 // bytes
-
-// minThreshold is the least growth the verdict tolerates (see threshold).
-const minThreshold = 4.0 // MiB
+// growthThreshold is the fitted growth over the load (MiB) under which the
+// verdict is "no growth" (the report says why).
+const growthThreshold = 4.0
 
 // warmFraction is the share of the load's first samples left out of the
 // fit (the runtime growing to the load's working set is not a leak).
@@ -180,10 +177,19 @@ func leastSquares(xs, ys []float64) (a, b float64) {
 	return a, (sy - a*sx) / n
 }
 
-// threshold is the growth over the load (MiB) under which the verdict is
-// "no growth": 1 KiB per request filed, at least 4 MiB.
-func (s steadyMem) threshold() float64 {
-	return max(minThreshold, leakPerRequest*float64(s.filed)/(1<<20))
+// swing is the spread (max − min, MiB) of the fitted samples' RSS and Go
+// heap: how much one sample varies with no trend at all.
+func (s steadyMem) swing() (rss, heap float64) {
+	lo, hi, hlo, hhi := 1e18, 0.0, 1e18, 0.0
+	for _, m := range s.fitted() {
+		v := float64(m.rssKiB) / 1024
+		lo, hi = min(lo, v), max(hi, v)
+		if m.heap >= 0 {
+			h := m.heap / (1 << 20)
+			hlo, hhi = min(hlo, h), max(hhi, h)
+		}
+	}
+	return max(hi-lo, 0), max(hhi-hlo, 0)
 }
 
 // memChart draws RSS and the Go heap over the load, with the RSS fit.
@@ -225,7 +231,8 @@ func (r *report) writeSteady(b *bytes.Buffer) {
 	}
 	slope, heapSlope := s.fit()
 	minutes := s.duration.Minutes()
-	growth, heapGrowth, t := slope*minutes, heapSlope*minutes, s.threshold()
+	growth, heapGrowth, t := slope*minutes, heapSlope*minutes, growthThreshold
+	rssSwing, heapSwing := s.swing()
 	verdict := func(g float64) string {
 		if g < t {
 			return "**no growth**"
@@ -251,11 +258,13 @@ daemon's registry).
 | Go heap in use | %s | %s | %s | %.3f MiB/min | %.1f MiB | %s |
 
 The fit leaves out the load's first %.0f%% (%s: the runtime growing to the load's working set is not a leak).
-The verdict is "no growth" when the fitted growth is under %.1f MiB: 1 KiB per request filed (%d), at least %.0f MiB.
-1 KiB is less than what one request held forever would cost (its row's fields, its River job's arguments, its
-acknowledgment), so a leak of anything per request shows above it; %.0f MiB is the floor for short runs, the swing of
-a 10-second sample of a Go heap of this size between two collections (GOGC=100 lets the heap reach twice its live
-size before collecting, and the scavenger returns freed pages to the kernel minutes later). Requests took p50 %s,
+The verdict is "no growth" when the fitted growth over the load is under %.0f MiB. A leak worth finding keeps
+something of each request: %.0f MiB over these %d requests is %.2f KiB each, the size of what a request leaves in
+memory if anything of it is kept (its fields, its River job's arguments, its acknowledgment mail: hundreds of bytes
+to a few KiB each); a leak of less per request needs a longer run to show. The threshold is also above what a
+sample varies by with no trend: the fitted samples' own spread was %.1f MiB of RSS and %.1f MiB of heap (a Go heap
+swings by up to its live size between two collections, GOGC=100, and the scavenger returns freed
+pages to the kernel minutes later; a fit over samples every %s averages that out). Requests took p50 %s,
 p95 %s from the API's answer to their issue in Redmine; the API answered in p95 %s.
 
 ![memory over the steady load](%s/steady-memory.png)
@@ -264,6 +273,6 @@ p95 %s from the API's answer to their issue in Redmine; the API answered in p95 
 		drainBound, s.drain.Round(time.Second), memEvery, s.duration,
 		mib(first.rssKiB), mib(maxRSS), mib(last.rssKiB), slope, growth, verdict(growth),
 		heapMiB(first.heap), heapMiB(maxHeap), heapMiB(last.heap), heapSlope, heapGrowth, verdict(heapGrowth),
-		100*warmFraction, time.Duration(warmFraction*float64(s.duration)).Round(time.Second), t, s.filed, minThreshold, minThreshold,
-		ms(percentile(s.lat, 50)), ms(percentile(s.lat, 95)), ms(percentile(s.api, 95)), chartDir)
+		100*warmFraction, time.Duration(warmFraction*float64(s.duration)).Round(time.Second), t, t, s.filed,
+		t*1024/float64(max(s.filed, 1)), rssSwing, heapSwing, memEvery, ms(percentile(s.lat, 50)), ms(percentile(s.lat, 95)), ms(percentile(s.api, 95)), chartDir)
 }

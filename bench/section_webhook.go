@@ -37,9 +37,9 @@ type hookBack struct {
 	// that ran meanwhile (passerelle_poll_duration_seconds_count): 0, or the
 	// figures are not only the webhook's.
 	accepted, refused, polls float64
-	// calls are the deployment's Redmine calls per note (the nudged
-	// re-fetches, at the proxy).
-	calls float64
+	// calls are the deployment's Redmine calls during the notes, by kind
+	// (the nudged re-fetches, at the proxy).
+	calls callCount
 }
 
 // hookBound is how long a note may take before it counts as missed.
@@ -203,7 +203,7 @@ func (e *env) sectionWebhook(ctx context.Context, r *report, notes, workers int)
 		return err
 	}
 	h.accepted, h.refused, h.polls = acc1-acc0, (all1-all0)-(acc1-acc0), polls1-polls0
-	h.calls = float64(len(e.proxy.since(mark))) / float64(notes)
+	h.calls = callCount{item: "staff note", items: notes, byClass: countByClass(e.proxy.since(mark))}
 	logf("webhook: p50 %s, p95 %s, max %s; PUT p95 %s; %v hooks accepted, %v polls", ms(percentile(h.pass, 50)),
 		ms(percentile(h.pass, 95)), ms(percentile(h.pass, 100)), ms(percentile(h.raw, 95)), h.accepted, h.polls)
 	return nil
@@ -280,10 +280,10 @@ Goal p95 ≤ 1 s + Redmine's own p95 = %s: %s.`, h.port, h.project, hookPoll, h.
 		fmt.Fprintf(b, " %d of the notes were not visible within %s (counted as %s).", h.missed, hookBound, hookBound)
 	}
 	fmt.Fprintf(b, ` During the notes the deployment answered %.0f calls of /hooks/redmine 202 and %.0f otherwise
-(passerelle_webhook_calls_total), made %.2f Redmine calls per note (the re-fetch each nudge asks for, at the
-proxy) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
+(passerelle_webhook_calls_total), made %.2f Redmine calls per note at the proxy (%s: the re-fetch each nudge
+asks for) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
 
 ![Redmine to client, webhook](%s/latency-back-webhook.png)
 
-`, h.accepted, h.refused, h.calls, h.polls, chartDir)
+`, h.accepted, h.refused, h.calls.perItem(), h.calls.describe(), h.polls, chartDir)
 }

@@ -29,6 +29,10 @@ type hookBack struct {
 	// staff's PUT itself (the plugin posts from a thread of its own, after
 	// the save: the PUT does not wait for it).
 	pass, raw []time.Duration
+	// toFetch is each note's save (the PUT answered) → the start of the
+	// daemon's first read of the issue after it, at the proxy; fetch that
+	// read's own time; rest the read's end → visible to the client.
+	toFetch, fetch, rest []time.Duration
 	// missed counts the notes not visible within hookBound (their pass is
 	// hookBound).
 	missed int
@@ -76,8 +80,15 @@ func (e *env) sectionWebhook(ctx context.Context, r *report, notes, workers int)
 		return nil
 	}
 	l.Close()
+	// A counting proxy of its own: the full burst's deployment keeps
+	// polling through the shared one meanwhile.
+	px, err := startProxy(e.st.redmineURL, e.st.referenceCF)
+	if err != nil {
+		return err
+	}
+	defer px.close()
 	dep, err := e.newDeploymentWith(ctx, workers, map[string]string{
-		"listen": addr, "public_url": "http://" + addr, "redmine.poll_interval": hookPoll.String(),
+		"listen": addr, "public_url": "http://" + addr, "redmine.poll_interval": hookPoll.String(), "redmine.url": px.url,
 	}, func(path string) error { return setCategoryProject(path, "autre", h.project) })
 	if err != nil {
 		return err
@@ -153,9 +164,10 @@ func (e *env) sectionWebhook(ctx context.Context, r *report, notes, workers int)
 	if err != nil {
 		return err
 	}
-	mark := e.proxy.mark()
+	mark := px.mark()
 	logf("webhook: %d notes on %d issues of project %s at random moments of %s", notes, h.issues, h.project, h.window)
 	h.pass, h.raw = make([]time.Duration, notes), make([]time.Duration, notes)
+	saved := make([]time.Time, notes)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	errs := make(chan error, notes)
@@ -172,6 +184,7 @@ func (e *env) sectionWebhook(ctx context.Context, r *report, notes, workers int)
 				return
 			}
 			h.raw[i] = time.Since(t)
+			saved[i] = t.Add(h.raw[i])
 			for time.Since(t) < hookBound {
 				req, err := c.get(ctx, dep.d.baseURL, ids[k])
 				if err != nil {
@@ -203,7 +216,20 @@ func (e *env) sectionWebhook(ctx context.Context, r *report, notes, workers int)
 		return err
 	}
 	h.accepted, h.refused, h.polls = acc1-acc0, (all1-all0)-(acc1-acc0), polls1-polls0
-	h.calls = callCount{item: "staff note", items: notes, byClass: countByClass(e.proxy.since(mark))}
+	calls := px.since(mark)
+	h.calls = callCount{item: "staff note", items: notes, byClass: countByClass(calls)}
+	for i := range saved {
+		for _, c := range calls {
+			if c.class == classRead && c.issueID == issues[i%h.issues] && !c.start.Before(saved[i]) {
+				if seen := saved[i].Add(h.pass[i] - h.raw[i]); c.end.Before(seen) {
+					h.toFetch = append(h.toFetch, c.start.Sub(saved[i]))
+					h.fetch = append(h.fetch, c.end.Sub(c.start))
+					h.rest = append(h.rest, seen.Sub(c.end))
+				}
+				break
+			}
+		}
+	}
 	logf("webhook: p50 %s, p95 %s, max %s; PUT p95 %s; %v hooks accepted, %v polls", ms(percentile(h.pass, 50)),
 		ms(percentile(h.pass, 95)), ms(percentile(h.pass, 100)), ms(percentile(h.raw, 95)), h.accepted, h.polls)
 	return nil
@@ -276,10 +302,21 @@ staff client (the plugin posts from a thread of its own after the save: the PUT 
 Goal p95 ≤ 1 s + Redmine's own p95 = %s: %s.`, h.port, h.project, hookPoll, h.notes, h.issues, h.window,
 		ms(percentile(h.pass, 50)), ms(p95), ms(percentile(h.pass, 100)),
 		ms(percentile(h.raw, 50)), ms(raw95), ms(percentile(h.raw, 100)), ms(goal), met(p95 <= goal && h.missed == 0))
+	if len(h.fetch) > 0 {
+		pp := func(ds []time.Duration) string { return ms(percentile(ds, 50)) + " / " + ms(percentile(ds, 95)) }
+		fmt.Fprintf(b, `
+
+Where the time goes (p50 / p95 of the %d notes whose re-fetch the proxy saw before the client did): the
+PUT answered → the daemon's read of the issue begins (the plugin's POST from its thread, the hook's answer, River
+picking the job up) %s; that read (at the proxy) %s; its end → visible to the client (applying it, the client's
+next read) %s.`, len(h.fetch), pp(h.toFetch), pp(h.fetch), pp(h.rest))
+	}
 	if h.missed > 0 {
 		fmt.Fprintf(b, " %d of the notes were not visible within %s (counted as %s).", h.missed, hookBound, hookBound)
 	}
-	fmt.Fprintf(b, ` During the notes the deployment answered %.0f calls of /hooks/redmine 202 and %.0f otherwise
+	fmt.Fprintf(b, `
+
+During the notes the deployment answered %.0f calls of /hooks/redmine 202 and %.0f otherwise
 (passerelle_webhook_calls_total), made %.2f Redmine calls per note at the proxy (%s: the re-fetch each nudge
 asks for) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
 

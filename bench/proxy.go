@@ -29,6 +29,9 @@ type call struct {
 	issueID int
 	// total is a list's total_count (the issues matching its filter).
 	total int
+	// adopted is a search by reference that found the issue (reference,
+	// issueID): the daemon takes over an earlier attempt's issue.
+	adopted bool
 }
 
 // countingProxy is a reverse proxy in front of Redmine that records every
@@ -89,7 +92,7 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := call{class: classify(r), start: time.Now()}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if c.class == classList || c.class == classListMore {
+		if c.class == classList || c.class == classListMore || c.class == classSearch {
 			sw.keep = &bytes.Buffer{}
 		}
 		if c.class == classCreate {
@@ -108,15 +111,24 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 				Issue struct {
 					ID int `json:"id"`
 				} `json:"issue"`
+				Issues []struct {
+					ID int `json:"id"`
+				} `json:"issues"`
 				TotalCount int `json:"total_count"`
 			}
 			if json.Unmarshal(sw.keep.Bytes(), &out) == nil {
 				c.issueID, c.total = out.Issue.ID, out.TotalCount
+				// A search by the reference that finds the issue: the
+				// daemon adopts an earlier attempt's (a POST it gave up
+				// waiting for, which Redmine still carried out).
+				if c.class == classSearch && c.status == http.StatusOK && len(out.Issues) > 0 {
+					c.issueID, c.reference, c.adopted = out.Issues[0].ID, r.URL.Query().Get("cf_"+strconv.Itoa(p.cf)), true
+				}
 			}
 		}
 		p.mu.Lock()
 		p.calls = append(p.calls, c)
-		if c.class == classCreate && c.status == http.StatusCreated && c.reference != "" {
+		if c.reference != "" && (c.adopted || c.class == classCreate && c.status == http.StatusCreated) {
 			if _, dup := p.created[c.reference]; !dup {
 				p.created[c.reference] = c
 			}
@@ -168,7 +180,9 @@ func (p *countingProxy) since(m int) []call {
 }
 
 // awaitCreated waits until Redmine answered 201 to the creation of the
-// issue carrying reference (at once if it already did).
+// issue carrying reference, or a search by that reference found it (the
+// daemon adopting what an attempt it gave up on created: then the call is
+// the search, and the issue existed earlier), at once if either happened.
 func (p *countingProxy) awaitCreated(ctx context.Context, reference string) (call, error) {
 	p.mu.Lock()
 	if c, ok := p.created[reference]; ok {

@@ -33,6 +33,7 @@ type report struct {
 	rssIdle, rssBurst, rssAfter int
 	hook                        hookBack
 	load                        []loadLevel
+	loadFailed                  string
 	steadyMem                   steadyMem
 	// args are the command line's flags; took each section's duration.
 	args []string
@@ -68,7 +69,7 @@ func (r *report) write(dir string) error {
 		{"latency-back.png", "Redmine → client (polling, interval 10 s)",
 			[]series{{"staff note saved → visible in the API", r.back.pass}, {"Redmine's own PUT", r.back.raw}}},
 	}
-	if r.hook.skipped == "" {
+	if r.hook.skipped == "" && r.hook.failed == "" {
 		charts = append(charts, struct {
 			file, title string
 			s           []series

@@ -87,7 +87,7 @@ func (e *env) closedLoop(ctx context.Context, dep *deployment, l *loadLevel) err
 				req, err := c.create(ctx, dep.d.baseURL, fmt.Sprintf("charge %d× %d", l.factor, i))
 				l.pass.api[i] = time.Since(t)
 				if err == nil {
-					wctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+					wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 					var created call
 					created, err = e.proxy.awaitCreated(wctx, req.Reference)
 					cancel()
@@ -120,13 +120,18 @@ func (e *env) closedLoop(ctx context.Context, dep *deployment, l *loadLevel) err
 // writeLoad is section 9's table of throughput and latency against load.
 func (r *report) writeLoad(b *bytes.Buffer) {
 	if len(r.load) == 0 {
+		if r.loadFailed != "" {
+			fmt.Fprintf(b, "Throughput and p95 against load: failed in this run (the run went on): %s.\n\n", r.loadFailed)
+			return
+		}
 		b.WriteString("Throughput and p95 against load: skipped in this run (-load-n 0).\n\n")
 		return
 	}
 	base := r.load[0]
 	fmt.Fprintf(b, `**Against load.** Load k× is %d × k clients at once (1× is the full burst's %d), on a deployment of its own
 at redmine.workers = %d. Each client files a request through `+"`POST /api/v1/requests`"+` and waits until Redmine has
-answered 201 to its issue's creation (seen at the proxy) before filing the next: the closed loop a raw Redmine
+answered 201 to its issue's creation (seen at the proxy; or, after a call the daemon gave up waiting for, its search
+by reference found the issue that call created) before filing the next: the closed loop a raw Redmine
 client runs, so both sides hold as many requests in flight. Raw: the same number of clients each sending
 `+"`POST /issues.json`"+` straight to Redmine and waiting for its answer, just before. Each level files max(-load-n,
 clients) requests each side (%d here at 1×); throughput is requests / (first call → last issue created);
@@ -148,6 +153,9 @@ over its value at 1×: how it grows.
 			l.raw.perSec(), grow(l.raw.perSec(), base.raw.perSec()), l.passPerSec()/l.raw.perSec(),
 			ms(p95), grow(float64(p95), float64(b0)), ms(raw95), grow(float64(raw95), float64(r0)),
 			ms(api95), grow(float64(api95), float64(a0)))
+	}
+	if r.loadFailed != "" {
+		fmt.Fprintf(b, "\nThe next level failed in this run (the run went on): %s.\n", r.loadFailed)
 	}
 	last := r.load[len(r.load)-1]
 	_, _, aN := p95s(last)

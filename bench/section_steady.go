@@ -21,6 +21,8 @@ type memSample struct {
 
 // steadyMem is section 8's steady load.
 type steadyMem struct {
+	// failed says why the load stopped ("" when it ran through).
+	failed   string
 	duration time.Duration
 	rate     float64
 	filed    int
@@ -219,6 +221,10 @@ func (r *report) writeSteady(b *bytes.Buffer) {
 	s := r.steadyMem
 	if s.duration <= 0 {
 		b.WriteString("Steady load: skipped in this run (-steady 0; `make bench` runs 10 minutes).\n\n")
+		return
+	}
+	if s.failed != "" {
+		fmt.Fprintf(b, "Steady load: failed in this run (the run went on): %s.\n\n", s.failed)
 		return
 	}
 	if len(s.samples) == 0 {

@@ -20,11 +20,12 @@ import (
 // Redmine's REST API in the stack's webhook project until the API shows it,
 // on a deployment that polls every 5 minutes (only the webhook can be fast).
 type hookBack struct {
-	// skipped says why the section did not run ("" when it ran).
-	skipped       string
-	port, project string
-	notes, issues int
-	window        time.Duration
+	// skipped says why the section did not run, failed why it stopped
+	// ("" when it ran through).
+	skipped, failed string
+	port, project   string
+	notes, issues   int
+	window          time.Duration
 	// pass is each note's save → visible through the API; raw is the
 	// staff's PUT itself (the plugin posts from a thread of its own, after
 	// the save: the PUT does not wait for it).
@@ -281,6 +282,10 @@ func (r *report) writeWebhook(b *bytes.Buffer) {
 	b.WriteString("### 4 with the webhook plugin\n\n")
 	if h.skipped != "" {
 		fmt.Fprintf(b, "Skipped in this run: %s.\n\n", h.skipped)
+		return
+	}
+	if h.failed != "" {
+		fmt.Fprintf(b, "Failed in this run (the run went on): %s.\n\n", h.failed)
 		return
 	}
 	p95, raw95 := percentile(h.pass, 95), percentile(h.raw, 95)

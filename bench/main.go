@@ -218,7 +218,11 @@ func run(ctx context.Context, n, sweepN int, sweep, out string, sizes []int, o o
 			logf("section %s failed, reported as such: %v", s.name, err)
 			*s.failed = err.Error()
 		}
-		r.took = append(r.took, took{s.name, time.Since(t)})
+		d := time.Since(t)
+		if s.failed == &r.hook.failed && r.hook.skipped != "" {
+			d = -1 // the port was busy
+		}
+		r.took = append(r.took, took{s.name, d})
 	}
 	r.elapsed = time.Since(began)
 	logf("writing %s", filepath.Join(out, "BENCHMARKS.md"))

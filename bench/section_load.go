@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,11 @@ type loadLevel struct {
 	}
 	// raw: each client posts POST /issues.json and waits for the answer.
 	raw burst
+	// calls are the daemon's Redmine calls during its part, by kind.
+	calls callCount
+	// gaveUp counts those the daemon cancelled (its redmine.timeout: the
+	// proxy answered 502), listed the most issues a list's window held.
+	gaveUp, listed int
 }
 
 func (l loadLevel) passPerSec() float64 { return float64(l.n) / l.pass.elapsed.Seconds() }
@@ -67,6 +73,7 @@ func (e *env) sectionLoad(ctx context.Context, r *report, perLevel, workers int)
 // requests have their issue in Redmine.
 func (e *env) closedLoop(ctx context.Context, dep *deployment, l *loadLevel) error {
 	l.pass.lat, l.pass.api = make([]time.Duration, l.n), make([]time.Duration, l.n)
+	mark := e.proxy.mark()
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -114,7 +121,28 @@ func (e *env) closedLoop(ctx context.Context, dep *deployment, l *loadLevel) err
 		return firstErr
 	}
 	l.pass.elapsed = last.Sub(start)
+	var calls []call
+	for _, c := range e.proxy.since(mark) {
+		if !c.end.After(last) {
+			calls = append(calls, c)
+		}
+	}
+	l.calls = callCount{item: "request", items: l.n, byClass: countByClass(calls)}
+	l.gaveUp, l.listed = redmineTrouble(calls)
 	return nil
+}
+
+// redmineTrouble counts the calls the daemon gave up on (the proxy answers
+// 502 when its client cancels, at redmine.timeout) and the most issues one
+// of its lists' windows held.
+func redmineTrouble(calls []call) (gaveUp, listed int) {
+	for _, c := range calls {
+		if c.status == http.StatusBadGateway {
+			gaveUp++
+		}
+		listed = max(listed, c.total)
+	}
+	return gaveUp, listed
 }
 
 // writeLoad is section 9's table of throughput and latency against load.
@@ -128,8 +156,8 @@ func (r *report) writeLoad(b *bytes.Buffer) {
 		return
 	}
 	base := r.load[0]
-	fmt.Fprintf(b, `**Against load.** Load k× is %d × k clients at once (1× is the full burst's %d), on a deployment of its own
-at redmine.workers = %d. Each client files a request through `+"`POST /api/v1/requests`"+` and waits until Redmine has
+	fmt.Fprintf(b, `**Against load.** Load k× is %d × k clients at once (1× is the full burst's %d; the clients share the 16 tenants'
+session cookies, k each), on a deployment of its own at redmine.workers = %d. Each client files a request through `+"`POST /api/v1/requests`"+` and waits until Redmine has
 answered 201 to its issue's creation (seen at the proxy; or, after a call the daemon gave up waiting for, its search
 by reference found the issue that call created) before filing the next: the closed loop a raw Redmine
 client runs, so both sides hold as many requests in flight. Raw: the same number of clients each sending
@@ -153,6 +181,14 @@ over its value at 1×: how it grows.
 			l.raw.perSec(), grow(l.raw.perSec(), base.raw.perSec()), l.passPerSec()/l.raw.perSec(),
 			ms(p95), grow(float64(p95), float64(b0)), ms(raw95), grow(float64(raw95), float64(r0)),
 			ms(api95), grow(float64(api95), float64(a0)))
+	}
+	b.WriteString("\nPasserelle's Redmine calls per request during each level (at the proxy, the poller's included):\n\n")
+	for _, l := range r.load {
+		fmt.Fprintf(b, "- %d×: %.2f (%s); the most issues one list's window held: %d", l.factor, l.calls.perItem(), l.calls.describe(), l.listed)
+		if l.gaveUp > 0 {
+			fmt.Fprintf(b, "; **%d calls given up** at redmine.timeout (Redmine answered nothing that long)", l.gaveUp)
+		}
+		b.WriteString(".\n")
 	}
 	if r.loadFailed != "" {
 		fmt.Fprintf(b, "\nThe next level failed in this run (the run went on): %s.\n", r.loadFailed)

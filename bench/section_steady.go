@@ -35,6 +35,10 @@ type steadyMem struct {
 	samples  []memSample
 	// api is each API answer; lat each API answered → issue created.
 	api, lat []time.Duration
+	// calls are the daemon's Redmine calls from the load's start to its
+	// last issue; gaveUp and listed as redmineTrouble counts them.
+	calls          callCount
+	gaveUp, listed int
 }
 
 // memEvery is how often the steady load samples the daemon's memory.
@@ -74,6 +78,7 @@ func (e *env) sectionSteady(ctx context.Context, r *report, dep *deployment, d t
 		s.samples = append(s.samples, m)
 	}
 	sample()
+	mark := e.proxy.mark()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	refs := map[string]time.Time{}
@@ -130,6 +135,9 @@ loop:
 		s.lat = append(s.lat, c.end.Sub(answered))
 		s.drain = max(s.drain, c.end.Sub(loadEnd))
 	}
+	calls := e.proxy.since(mark)
+	s.calls = callCount{item: "request", items: max(s.filed, 1), byClass: countByClass(calls)}
+	s.gaveUp, s.listed = redmineTrouble(calls)
 	rss, heap := s.fit()
 	logf("steady load: %d filed, %d mirrored; RSS slope %.3f MiB/min, heap slope %.3f MiB/min", s.filed, s.mirrored, rss, heap)
 	return nil
@@ -239,6 +247,10 @@ func (r *report) writeSteady(b *bytes.Buffer) {
 	minutes := s.duration.Minutes()
 	growth, heapGrowth, t := slope*minutes, heapSlope*minutes, growthThreshold
 	rssSwing, heapSwing := s.swing()
+	gaveUp := ""
+	if s.gaveUp > 0 {
+		gaveUp = fmt.Sprintf(", and gave up on **%d** at redmine.timeout (Redmine answered nothing that long)", s.gaveUp)
+	}
 	verdict := func(g float64) string {
 		if g < t {
 			return "**no growth**"
@@ -271,7 +283,8 @@ to a few KiB each); a leak of less per request needs a longer run to show. The t
 sample varies by with no trend: the fitted samples' own spread was %.1f MiB of RSS and %.1f MiB of heap (a Go heap
 swings by up to its live size between two collections, GOGC=100, and the scavenger returns freed
 pages to the kernel minutes later; a fit over samples every %s averages that out). Requests took p50 %s,
-p95 %s from the API's answer to their issue in Redmine; the API answered in p95 %s.
+p95 %s from the API's answer to their issue in Redmine; the API answered in p95 %s. The daemon made %.2f Redmine
+calls per request meanwhile (%s; the most issues one list's window held: %d)%s.
 
 ![memory over the steady load](%s/steady-memory.png)
 
@@ -280,5 +293,6 @@ p95 %s from the API's answer to their issue in Redmine; the API answered in p95 
 		mib(first.rssKiB), mib(maxRSS), mib(last.rssKiB), slope, growth, verdict(growth),
 		heapMiB(first.heap), heapMiB(maxHeap), heapMiB(last.heap), heapSlope, heapGrowth, verdict(heapGrowth),
 		100*warmFraction, time.Duration(warmFraction*float64(s.duration)).Round(time.Second), t, t, s.filed,
-		t*1024/float64(max(s.filed, 1)), rssSwing, heapSwing, memEvery, ms(percentile(s.lat, 50)), ms(percentile(s.lat, 95)), ms(percentile(s.api, 95)), chartDir)
+		t*1024/float64(max(s.filed, 1)), rssSwing, heapSwing, memEvery, ms(percentile(s.lat, 50)), ms(percentile(s.lat, 95)), ms(percentile(s.api, 95)),
+		s.calls.perItem(), s.calls.describe(), s.listed, gaveUp, chartDir)
 }

@@ -322,8 +322,9 @@ next read) %s.`, len(h.fetch), pp(h.toFetch), pp(h.fetch), pp(h.rest))
 	fmt.Fprintf(b, `
 
 During the notes the deployment answered %.0f calls of /hooks/redmine 202 and %.0f otherwise
-(passerelle_webhook_calls_total), made %.2f Redmine calls per note at the proxy (%s: the re-fetch each nudge
-asks for) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
+(passerelle_webhook_calls_total), made %.2f Redmine calls per note at the proxy (%s: the reads are the re-fetches
+the nudges ask for; a PUT is the daemon's own write a note causes, the "Échéance réponse" field cleared once an
+issue has its first public answer, sent with X-Skip-Webhooks: no call of the hook came back for it) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
 
 ![Redmine to client, webhook](%s/latency-back-webhook.png)
 

@@ -319,14 +319,18 @@ next read) %s.`, len(h.fetch), pp(h.toFetch), pp(h.fetch), pp(h.rest))
 	if h.missed > 0 {
 		fmt.Fprintf(b, " %d of the notes were not visible within %s (counted as %s).", h.missed, hookBound, hookBound)
 	}
+	echo := fmt.Sprintf(": %.0f calls of the hook for %d notes", h.accepted+h.refused, h.notes)
+	if h.accepted+h.refused == float64(h.notes) {
+		echo = ": one call of the hook per note, none for those writes"
+	}
 	fmt.Fprintf(b, `
 
 During the notes the deployment answered %.0f calls of /hooks/redmine 202 and %.0f otherwise
 (passerelle_webhook_calls_total), made %.2f Redmine calls per note at the proxy (%s: the reads are the re-fetches
 the nudges ask for; a PUT is the daemon's own write a note causes, the "Échéance réponse" field cleared once an
-issue has its first public answer, sent with X-Skip-Webhooks: no call of the hook came back for it) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
+issue has its first public answer, sent with X-Skip-Webhooks%s) and ran %.0f polls (passerelle_poll_duration_seconds_count; 0 means every figure above is the webhook's).
 
 ![Redmine to client, webhook](%s/latency-back-webhook.png)
 
-`, h.accepted, h.refused, h.calls.perItem(), h.calls.describe(), h.polls, chartDir)
+`, h.accepted, h.refused, h.calls.perItem(), h.calls.describe(), echo, h.polls, chartDir)
 }

@@ -51,12 +51,21 @@ demo:
 # Benchmarks of the running binary against the real stack (it must be up: `make stack`):
 # builds ./cmd/passerelle, starts `passerelle serve` on throwaway databases behind a
 # counting proxy to Redmine, measures each figure with its raw Redmine counterpart in the
-# same run and writes docs/BENCHMARKS.md and docs/benchmarks/*.png. BENCH_N=60 for a
-# quick run. The package benchmarks (one request at a time through internals) stay
-# runnable with `go test -run '^$$' -bench . ./bridge`.
+# same run and writes docs/BENCHMARKS.md and docs/benchmarks/*.png. The flags' defaults,
+# passed explicitly: BENCH_N requests in the full burst (500); BENCH_WEBHOOK_NOTES staff
+# notes of section 4 with the webhook plugin, on a second deployment at WEBHOOK_E2E_PORT
+# (20, 0 skips it); BENCH_STEADY section 8's steady load at half the throughput (10m, 0
+# skips it); BENCH_LOAD_N requests per load level of section 9, each side (400, 0 skips
+# them). A quick run: BENCH_N=60 BENCH_STEADY=1m BENCH_LOAD_N=40 make bench (or go run
+# ./bench with -out /tmp/...: bench/main.go). The package benchmarks (one request at a
+# time through internals) stay runnable with `go test -run '^$$' -bench . ./bridge`.
 BENCH_N ?= 500
+BENCH_WEBHOOK_NOTES ?= 20
+BENCH_STEADY ?= 10m
+BENCH_LOAD_N ?= 400
 bench: stack
-	$(GO) run ./bench -n $(BENCH_N) -out docs
+	$(GO) run ./bench -n $(BENCH_N) -webhook-notes $(BENCH_WEBHOOK_NOTES) -steady $(BENCH_STEADY) \
+		-load-n $(BENCH_LOAD_N) -out docs
 
 # Fuzz targets (no service needed), each run for FUZZTIME; what they find lands in the package's
 # testdata/fuzz/<Target>/ and then runs as a regression case with every `go test`.

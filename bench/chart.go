@@ -58,3 +58,43 @@ func writeChart(path, title string, all ...series) error {
 	}
 	return nil
 }
+
+// xySeries is one named line of a time chart.
+type xySeries struct {
+	name   string
+	pts    plotter.XYs
+	dashed bool
+}
+
+// writeTimeChart draws lines of y against x (minutes, MiB: the labels say)
+// into a PNG.
+func writeTimeChart(path, title, xLabel, yLabel string, all ...xySeries) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	p.Y.Min = 0
+	p.Add(plotter.NewGrid())
+	for i, s := range all {
+		if len(s.pts) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(s.pts)
+		if err != nil {
+			return fmt.Errorf("chart %s: %w", path, err)
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		if s.dashed {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l)
+		p.Legend.Add(s.name, l)
+	}
+	// Y starts at 0 and the lines sit high: the legend goes below them.
+	p.Legend.Top, p.Legend.Left = false, false
+	if err := p.Save(7*vg.Inch, 4*vg.Inch, path); err != nil {
+		return fmt.Errorf("saving chart %s: %w", path, err)
+	}
+	return nil
+}

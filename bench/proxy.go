@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,9 @@ type call struct {
 	issueID int
 	// total is a list's total_count (the issues matching its filter).
 	total int
+	// adopted is a search by reference that found the issue (reference,
+	// issueID): the daemon takes over an earlier attempt's issue.
+	adopted bool
 }
 
 // countingProxy is a reverse proxy in front of Redmine that records every
@@ -38,6 +42,10 @@ type countingProxy struct {
 	srv   *http.Server
 	mu    sync.Mutex
 	calls []call
+	// created is each reference's successful creation; waiters are the
+	// awaitCreated calls still waiting for theirs.
+	created map[string]call
+	waiters map[string][]chan call
 }
 
 var issuePath = regexp.MustCompile(`^/issues/(\d+)\.json$`)
@@ -78,12 +86,13 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening for the counting proxy: %w", err)
 	}
-	p := &countingProxy{url: "http://" + l.Addr().String(), cf: referenceCF}
+	p := &countingProxy{url: "http://" + l.Addr().String(), cf: referenceCF,
+		created: map[string]call{}, waiters: map[string][]chan call{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := call{class: classify(r), start: time.Now()}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		if c.class == classList || c.class == classListMore {
+		if c.class == classList || c.class == classListMore || c.class == classSearch {
 			sw.keep = &bytes.Buffer{}
 		}
 		if c.class == classCreate {
@@ -102,14 +111,32 @@ func startProxy(target string, referenceCF int) (*countingProxy, error) {
 				Issue struct {
 					ID int `json:"id"`
 				} `json:"issue"`
+				Issues []struct {
+					ID int `json:"id"`
+				} `json:"issues"`
 				TotalCount int `json:"total_count"`
 			}
 			if json.Unmarshal(sw.keep.Bytes(), &out) == nil {
 				c.issueID, c.total = out.Issue.ID, out.TotalCount
+				// A search by the reference that finds the issue: the
+				// daemon adopts an earlier attempt's (a POST it gave up
+				// waiting for, which Redmine still carried out).
+				if c.class == classSearch && c.status == http.StatusOK && len(out.Issues) > 0 {
+					c.issueID, c.reference, c.adopted = out.Issues[0].ID, r.URL.Query().Get("cf_"+strconv.Itoa(p.cf)), true
+				}
 			}
 		}
 		p.mu.Lock()
 		p.calls = append(p.calls, c)
+		if c.reference != "" && (c.adopted || c.class == classCreate && c.status == http.StatusCreated) {
+			if _, dup := p.created[c.reference]; !dup {
+				p.created[c.reference] = c
+			}
+			for _, w := range p.waiters[c.reference] {
+				w <- c
+			}
+			delete(p.waiters, c.reference)
+		}
 		p.mu.Unlock()
 	})}
 	go func() { _ = p.srv.Serve(l) }()
@@ -150,6 +177,27 @@ func (p *countingProxy) since(m int) []call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([]call(nil), p.calls[m:]...)
+}
+
+// awaitCreated waits until Redmine answered 201 to the creation of the
+// issue carrying reference, or a search by that reference found it (the
+// daemon adopting what an attempt it gave up on created: then the call is
+// the search, and the issue existed earlier), at once if either happened.
+func (p *countingProxy) awaitCreated(ctx context.Context, reference string) (call, error) {
+	p.mu.Lock()
+	if c, ok := p.created[reference]; ok {
+		p.mu.Unlock()
+		return c, nil
+	}
+	w := make(chan call, 1)
+	p.waiters[reference] = append(p.waiters[reference], w)
+	p.mu.Unlock()
+	select {
+	case c := <-w:
+		return c, nil
+	case <-ctx.Done():
+		return call{}, fmt.Errorf("waiting for the issue of %s: %w", reference, ctx.Err())
+	}
 }
 
 // close stops the proxy.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,6 +31,13 @@ type report struct {
 	seeded                      seeded
 	growth                      []seeded
 	rssIdle, rssBurst, rssAfter int
+	hook                        hookBack
+	load                        []loadLevel
+	loadFailed                  string
+	steadyMem                   steadyMem
+	// args are the command line's flags; took each section's duration.
+	args []string
+	took []took
 }
 
 // chartDir is where the charts go, relative to BENCHMARKS.md.
@@ -60,20 +69,40 @@ func (r *report) write(dir string) error {
 		{"latency-back.png", "Redmine → client (polling, interval 10 s)",
 			[]series{{"staff note saved → visible in the API", r.back.pass}, {"Redmine's own PUT", r.back.raw}}},
 	}
+	if r.hook.skipped == "" && r.hook.failed == "" {
+		charts = append(charts, struct {
+			file, title string
+			s           []series
+		}{"latency-back-webhook.png", fmt.Sprintf("Redmine → client with the webhook plugin (poll interval %s)", hookPoll),
+			[]series{{"staff note saved → visible in the API", r.hook.pass}, {"Redmine's own PUT", r.hook.raw}}})
+	}
+	if len(r.load) > 0 {
+		charts = append(charts, struct {
+			file, title string
+			s           []series
+		}{"load-growth.png", "Client → Redmine against load (section 9)", r.loadSeries()})
+	}
 	for _, c := range charts {
 		if err := writeChart(filepath.Join(dir, chartDir, c.file), c.title, c.s...); err != nil {
 			return err
 		}
 	}
+	if r.steadyMem.duration > 0 && len(r.steadyMem.samples) > 0 {
+		if err := r.steadyMem.memChart(filepath.Join(dir, chartDir, "steady-memory.png")); err != nil {
+			return err
+		}
+	}
 	var b bytes.Buffer
 	r.writeHeader(&b)
+	r.writeRun(&b)
 	r.writeThroughput(&b)
 	r.writeCalls(&b)
 	r.writeLatency(&b)
+	r.writeWebhook(&b)
 	r.writeIdle(&b)
 	r.writeSeeded(&b)
-	r.writeGrowth(&b)
 	r.writeMemory(&b)
+	r.writeGrowth(&b)
 	r.writeNotMeasured(&b)
 	b.WriteString(fixesMD)
 	if err := os.WriteFile(filepath.Join(dir, "BENCHMARKS.md"), b.Bytes(), 0o644); err != nil {
@@ -86,7 +115,11 @@ func (r *report) writeHeader(b *bytes.Buffer) {
 	m := r.machine
 	fmt.Fprintf(b, `# Benchmarks
 
-Written by `+"`make bench`"+` (`+"`go run ./bench -n %d`"+`) on %s, in %s. Do not edit: run it again.
+Written on %s, in %s, by
+
+    %s
+
+Do not edit: run it again (`+"`make bench`"+` passes every flag's default, listed under "The run", explicitly).
 
 The program (bench/) builds `+"`./cmd/passerelle`"+` with `+"`go build`"+`, starts `+"`passerelle serve`"+` with the
 stack's configuration on throwaway databases (one per deployment, dropped at the end), drives it through the
@@ -109,7 +142,50 @@ in Passerelle's figures. Nothing is asserted: a figure that misses its goal says
 Everything (Redmine, PostgreSQL, Kratos, the daemon, the load generator) shares these CPUs, and other engineers'
 tests may run on the same stack: only the ratios to the raw figures of the same run mean something.
 
-`, r.n, r.started.Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), m.cpus, m.cpuModel, m.ram, m.goVersion, m.redmine, m.postgres, m.kratos)
+`, r.started.Format("2006-01-02 15:04 UTC"), r.elapsed.Round(time.Second), r.command(), m.cpus, m.cpuModel, m.ram, m.goVersion, m.redmine, m.postgres, m.kratos)
+}
+
+// command is this run's command line.
+func (r *report) command() string {
+	parts := []string{"go run ./bench"}
+	for _, a := range r.args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$`\\") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// writeRun lists the flags that bound the run's length and how long each
+// section took.
+func (r *report) writeRun(b *bytes.Buffer) {
+	def := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.DefValue
+		}
+		return "?"
+	}
+	fmt.Fprintf(b, `## The run
+
+What bounds the run's length (flag, default): `+"`-n`"+` the full burst's requests (%s); `+"`-sweep-n`"+` each workers
+sweep burst's (n/5, at least 40); `+"`-workers`"+` the sweep's counts (%s); `+"`-webhook-notes`"+` section 4's staff notes with
+the webhook plugin (%s; 0 skips it); `+"`-steady`"+` section 8's steady load (%s; 0 skips it); `+"`-load-n`"+` the
+requests of each of section 9's load levels, each side (%s; 0 skips them); `+"`-seed`"+` the seeded deployments of
+sections 6, 7 and 9 (%s; "" skips them). A quick run while developing:
+`+"`go run ./bench -n 40 -workers 4 -webhook-notes 5 -steady 1m -load-n 40 -seed 1000 -out /tmp/bench`"+`.
+
+| section | took |
+| --- | --- |
+`, def("n"), def("workers"), def("webhook-notes"), def("steady"), def("load-n"), def("seed"))
+	for _, t := range r.took {
+		d := "skipped"
+		if t.d >= 0 {
+			d = t.d.Round(time.Second).String()
+		}
+		fmt.Fprintf(b, "| %s | %s |\n", t.name, d)
+	}
+	b.WriteString("\n")
 }
 
 func (r *report) writeThroughput(b *bytes.Buffer) {
@@ -231,21 +307,18 @@ func (r *report) writeMemory(b *bytes.Buffer) {
 
 RSS of the `+"`passerelle serve`"+` process of the full burst (VmRSS from /proc/PID/status).
 
-| idle, before the burst | highest during the burst (sampled every 200 ms) | after every section |
+| idle, before the burst | highest during the burst (sampled every 200 ms) | after sections 2–5 |
 | --- | --- | --- |
 | %.1f MiB | %.1f MiB | %.1f MiB |
 
-No 10-minute steady load was run (see below).
-
 `, float64(r.rssIdle)/1024, float64(r.rssBurst)/1024, float64(r.rssAfter)/1024)
+	r.writeSteady(b)
 }
 
 func (r *report) writeNotMeasured(b *bytes.Buffer) {
 	b.WriteString(strings.TrimLeft(`
-## Not measured yet
+## Notes
 
-- 4 with the webhook plugin (the stack's webhook-e2e project posts to one fixed port; this run measures polling only).
-- 9's throughput and p95 at 1×, 4× and 16× the load, and 8's 10-minute steady load.
 - Every miss above but section 6 is Redmine time spent on calls Passerelle makes by design (the adoption search,
   the overlap's pages, the echo read): changing them is a correctness decision, described in the sections. Section
   6's query was Passerelle's own cost: fixed, see "Fixes, before and after".

@@ -46,7 +46,7 @@ client reads every 50 ms). Raw: Redmine's own PUT.
 | staff note saved → visible through the API | %s | %s | %s |
 | Redmine's PUT /issues/N.json | %s | %s | %s |
 
-Goal (polling only) p95 ≤ poll interval + 1 s = %s: %s. With the webhook plugin: not measured (below).
+Goal (polling only) p95 ≤ poll interval + 1 s = %s: %s. With the webhook plugin: next.
 
 ![Redmine to client](%s/latency-back.png)
 

@@ -27,7 +27,7 @@ func (r *report) pageSeries() []series {
 func (r *report) writeSeeded(b *bytes.Buffer) {
 	s := r.seeded
 	if s.requests == 0 {
-		b.WriteString("## 6. Overdue sweep and 7. Pages and API\n\nSkipped in this run (-seed-requests 0).\n\n")
+		b.WriteString("## 6. Overdue sweep and 7. Pages and API\n\nSkipped in this run (-seed \"\").\n\n")
 		return
 	}
 	var total, totalWall time.Duration
@@ -78,12 +78,13 @@ accounts): the staff member's assigned issues, 25 a page (%d issues match).
 
 // writeGrowth is section 9: how each cost grows with the seeded size.
 func (r *report) writeGrowth(b *bytes.Buffer) {
+	b.WriteString("## 9. Cost growth\n\n")
+	r.writeLoad(b)
 	if len(r.growth) == 0 {
+		b.WriteString("Idle cost against the seeded size: skipped in this run (-seed \"\").\n\n")
 		return
 	}
-	b.WriteString(`## 9. Cost growth
-
-Each size is its own deployment, seeded as in section 6 (10 requests per client), measured as in sections 5–7.
+	b.WriteString(`**Against the seeded size.** Each size is its own deployment, seeded as in section 6 (10 requests per client), measured as in sections 5–7.
 Redmine's side does not grow with Passerelle's database (the seeded issues are not in Redmine): the Redmine calls per
 poll cycle depend on how many issues carrying a reference changed within the poll's window (a few seconds; the whole
 poll overlap, 2 min, in the cycle that re-reads it), across the whole shared Redmine ("listed").
@@ -112,5 +113,5 @@ poll overlap, 2 min, in the cycle that re-reads it), across the whole shared Red
 	for _, s := range r.growth {
 		fmt.Fprintf(b, "- %d requests: %s\n", s.requests, s.idle.jobs)
 	}
-	b.WriteString("\nThroughput and p95 at 1×, 4× and 16× the load: not measured (below).\n\n")
+	b.WriteString("\n")
 }

@@ -133,7 +133,7 @@ func freePort() (string, error) {
 // daemon is one `passerelle serve` process of the benchmark.
 type daemon struct {
 	bin, configPath, logPath string
-	baseURL, dbURL           string
+	baseURL, adminURL, dbURL string
 	cmd                      *exec.Cmd
 	done                     chan struct{}
 }
@@ -177,7 +177,8 @@ func writeConfig(st *stack, dir, dbURL, redmineURL, prefix string, overrides map
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		return nil, fmt.Errorf("writing the configuration: %w", err)
 	}
-	return &daemon{configPath: path, logPath: filepath.Join(dir, prefix+".log"), baseURL: "http://127.0.0.1:" + port, dbURL: dbURL}, nil
+	return &daemon{configPath: path, logPath: filepath.Join(dir, prefix+".log"), baseURL: "http://" + set["listen"],
+		adminURL: "http://" + set["admin_listen"], dbURL: dbURL}, nil
 }
 
 // env is the daemon's environment: ours without PASSERELLE_* overrides, and

@@ -174,6 +174,7 @@ func (e *env) fileBurst(ctx context.Context, dep *deployment, n, apiConcurrency 
 // Call classes the sections look for.
 const (
 	classCreate   = "create issue (POST /issues.json)"
+	classRead     = "read issue (GET /issues/N.json)"
 	classSearch   = "search by custom field (GET /issues.json?cf_N=)"
 	classList     = "list issues (GET /issues.json)"
 	classListMore = "list issues, next page (GET /issues.json&offset=N)"

@@ -24,7 +24,17 @@ type idle struct {
 	// listed is the largest total_count of the poller's lists: the issues
 	// carrying a reference updated within the poll overlap.
 	listed int
+	// polls, tight and wide are the daemon's own counts over the window
+	// (/metrics: passerelle_poll_duration_seconds_count and
+	// passerelle_poll_list_requests_total by window); ok false when the
+	// scrape failed.
+	polls, tight, wide float64
+	split              bool
 }
+
+// tightPerPoll is the recurring cost: the tight window's list requests per
+// poll (the overlap re-read's pages come once per redmine.poll_overlap).
+func (i idle) tightPerPoll() float64 { return i.tight / max(i.polls, 1) }
 
 // perCycle is the Redmine calls per poll cycle.
 func (i idle) perCycle() float64 {
@@ -50,14 +60,15 @@ func dbXacts(ctx context.Context, conn *pgx.Conn) (int64, error) {
 // sectionIdle waits until the daemon is idle, then counts its Redmine calls
 // and database transactions over three poll cycles.
 func (e *env) sectionIdle(ctx context.Context, r *report, dep *deployment) error {
-	res, err := e.measureIdle(ctx, dep)
+	// 13 cycles of 10 s: more than the 2-minute overlap, so one re-read of
+	// the overlap falls in the window and the average includes its pages.
+	res, err := e.measureIdle(ctx, dep, 13)
 	r.idle = res
 	return err
 }
 
 // measureIdle is sectionIdle for any deployment.
-func (e *env) measureIdle(ctx context.Context, dep *deployment) (idle, error) {
-	const cycles = 3
+func (e *env) measureIdle(ctx context.Context, dep *deployment, cycles int) (idle, error) {
 	poll := 10 * time.Second
 	e.waitQuiet(e.proxy.mark(), poll, 2*time.Minute)
 	conn, err := pgx.Connect(ctx, dep.d.dbURL)
@@ -78,7 +89,20 @@ func (e *env) measureIdle(ctx context.Context, dep *deployment) (idle, error) {
 		return idle{}, err
 	}
 	mark := e.proxy.mark()
-	time.Sleep(cycles * poll)
+	m0, err0 := dep.d.scrape(ctx)
+	time.Sleep(time.Duration(cycles) * poll)
+	m1, err1 := dep.d.scrape(ctx)
+	if err0 == nil && err1 == nil {
+		delta := func(name, labels string) float64 {
+			a, _ := m0.sum(name, labels)
+			b, _ := m1.sum(name, labels)
+			return b - a
+		}
+		res.polls = delta("passerelle_poll_duration_seconds_count", "")
+		res.tight = delta("passerelle_poll_list_requests_total", `window="tight"`)
+		res.wide = delta("passerelle_poll_list_requests_total", `window="wide"`)
+		res.split = true
+	}
 	after, err := dbXacts(ctx, conn)
 	if err != nil {
 		return idle{}, err

@@ -167,7 +167,7 @@ func (e *env) seededOnce(ctx context.Context, requests, clients int) (seeded, er
 	}); err != nil {
 		return seeded{}, err
 	}
-	if s.idle, err = e.measureIdle(ctx, dep); err != nil {
+	if s.idle, err = e.measureIdle(ctx, dep, 3); err != nil {
 		return seeded{}, err
 	}
 	dep.d.stop()

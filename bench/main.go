@@ -9,7 +9,7 @@
 // in front of Redmine, and measures the raw Redmine API in the same run.
 // Nothing here asserts a timing: it reports figures, ratios and goals.
 //
-// What `make bench` runs (every default, explicitly; about 25 minutes):
+// What `make bench` runs (every default, explicitly; about 30 minutes):
 //
 //	go run ./bench -n 500 -webhook-notes 20 -steady 10m -load-n 256 -out docs
 //

@@ -55,14 +55,14 @@ demo:
 # passed explicitly: BENCH_N requests in the full burst (500); BENCH_WEBHOOK_NOTES staff
 # notes of section 4 with the webhook plugin, on a second deployment at WEBHOOK_E2E_PORT
 # (20, 0 skips it); BENCH_STEADY section 8's steady load at half the throughput (10m, 0
-# skips it); BENCH_LOAD_N requests per load level of section 9, each side (400, 0 skips
+# skips it); BENCH_LOAD_N requests per load level of section 9, each side (256, 0 skips
 # them). A quick run: BENCH_N=60 BENCH_STEADY=1m BENCH_LOAD_N=40 make bench (or go run
 # ./bench with -out /tmp/...: bench/main.go). The package benchmarks (one request at a
 # time through internals) stay runnable with `go test -run '^$$' -bench . ./bridge`.
 BENCH_N ?= 500
 BENCH_WEBHOOK_NOTES ?= 20
 BENCH_STEADY ?= 10m
-BENCH_LOAD_N ?= 400
+BENCH_LOAD_N ?= 256
 bench: stack
 	$(GO) run ./bench -n $(BENCH_N) -webhook-notes $(BENCH_WEBHOOK_NOTES) -steady $(BENCH_STEADY) \
 		-load-n $(BENCH_LOAD_N) -out docs

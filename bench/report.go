@@ -194,7 +194,7 @@ func (r *report) writeThroughput(b *bytes.Buffer) {
 
 A burst of %d requests filed through `+"`POST /api/v1/requests`"+` by 16 clients at once; issues created per second =
 %d / (time from the first API call to Redmine's 201 for the last issue, seen at the proxy). Raw: %d `+"`POST /issues.json`"+`
-(same project, tracker, reference custom field) from a plain Go client, at the same concurrency as the daemon's
+(same project, tracker, assignee, reference and due custom fields) from a plain Go client, at the same concurrency as the daemon's
 workers (redmine.workers), just before.
 
 | workers | requests | Passerelle issues/s | raw issues/s | ratio | goal ≥ 0.95 |

@@ -196,8 +196,9 @@ over its value at 1×: how it grows.
 	last := r.load[len(r.load)-1]
 	_, _, aN := p95s(last)
 	fmt.Fprintf(b, `
-Redmine serves one request at a time, so neither side's throughput can grow with the clients: the latency of both
-grows with the queue in front of Redmine (about clients / throughput). The raw clients queue at Redmine itself; the
+Redmine processes one request at a time (Rack::Lock), so no throughput grows past keeping it busy, whatever the
+clients (what differs between levels is this shared machine's noise and, at 16×, a level that is one wave of
+requests); the latency of both sides grows with the queue in front of Redmine (about clients / throughput). The raw clients queue at Redmine itself; the
 daemon's queue is its outbox, drained by its %d workers. The API answers once the request is stored, before its
 issue exists: its p95 (last column, %s at 1×, %s at %d×) is the daemon's own cost under that many clients (the
 Kratos session check and the database writes of each call, on the same CPUs as Redmine).

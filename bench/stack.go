@@ -35,6 +35,11 @@ type stack struct {
 	referenceCF int
 	kratosPub   string
 	kratosAdmin string
+	// assigneeID and dueCF are what the configuration's rule for category
+	// "autre" (the benchmark's requests) adds to each issue: its assignee
+	// (a group: Redmine then mails the group's members) and the
+	// "Échéance réponse" custom field. The raw POST sends them too.
+	assigneeID, dueCF int
 }
 
 // loadStack reads .stack/env under root into a stack (variables already in
@@ -75,7 +80,45 @@ func loadStack(root string) (*stack, error) {
 		*p = n
 	}
 	s.redmineURL = strings.TrimRight(s.redmineURL, "/")
+	if err := s.readRule(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// readRule reads category "autre"'s assignee and the response_due custom
+// field from the stack's configuration.
+func (s *stack) readRule() error {
+	data, err := os.ReadFile(s.configPath)
+	if err != nil {
+		return fmt.Errorf("reading the stack's configuration: %w", err)
+	}
+	var cfg struct {
+		Redmine struct {
+			CustomFields struct {
+				ResponseDue int `yaml:"response_due"`
+			} `yaml:"custom_fields"`
+		} `yaml:"redmine"`
+		Categories []struct {
+			ID      string `yaml:"id"`
+			Redmine struct {
+				Assignee struct {
+					Group int `yaml:"group"`
+					User  int `yaml:"user"`
+				} `yaml:"assignee"`
+			} `yaml:"redmine"`
+		} `yaml:"categories"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("%s: %w", s.configPath, err)
+	}
+	s.dueCF = cfg.Redmine.CustomFields.ResponseDue
+	for _, c := range cfg.Categories {
+		if c.ID == "autre" {
+			s.assigneeID = max(c.Redmine.Assignee.Group, c.Redmine.Assignee.User)
+		}
+	}
+	return nil
 }
 
 // buildBinary builds ./cmd/passerelle as users do (no -race) into dir.
